@@ -1,0 +1,130 @@
+"""The base class every SMS backend extends.
+
+As with Django's mail backends, the base class owns the send loop: opening and
+closing the connection, calling the provider step once per message, recording a
+status on each message, and error handling. A provider module implements only
+:meth:`BaseSmsBackend.send_message` (plus ``open``/``close`` if it keeps a
+connection) and raises :class:`~django_smsverify.exceptions.SmsSendError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from django_smsverify.exceptions import SmsSendError
+from django_smsverify.message import FAILED, SmsMessage, SmsStatus
+
+logger = logging.getLogger("django_smsverify.backends")
+
+
+class BaseSmsBackend:
+    """Base class for SMS backends.
+
+    Subclasses implement :meth:`send_message`. ``fail_silently`` makes
+    :meth:`send_messages` swallow send errors (each message's ``status`` still
+    records the failure); configuration errors are always raised.
+    """
+
+    #: Short name used in statuses, errors and delivery records.
+    provider_name = "base"
+
+    def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
+        self.fail_silently = fail_silently
+
+    def open(self) -> bool:
+        """Open a connection if the backend keeps one. Return True if a new one was opened."""
+        return False
+
+    def close(self) -> None:
+        """Close the connection opened by :meth:`open`."""
+
+    def __enter__(self) -> BaseSmsBackend:
+        try:
+            self.open()
+        except Exception:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def send_messages(self, messages: Sequence[SmsMessage]) -> int:
+        """Send each message and return how many were sent.
+
+        Every message gets a ``status``. Unless ``fail_silently`` is set, the
+        first :class:`SmsSendError` is raised (messages after it are not tried).
+        """
+        if not messages:
+            return 0
+        new_connection = self.open()
+        try:
+            sent = 0
+            for message in messages:
+                if not message.to:
+                    continue
+                try:
+                    status = self.send_message(message)
+                except ImproperlyConfigured:
+                    raise
+                except SmsSendError as exc:
+                    exc.provider = exc.provider or self.provider_name
+                    self._record_failure(message, exc)
+                    if not self.fail_silently:
+                        raise
+                    continue
+                except Exception as exc:
+                    # A bug or an unexpected library error must not become a
+                    # 500 for the end user; report it as a permanent send error
+                    # and keep the original as the cause for the logs.
+                    error = SmsSendError(
+                        f"unexpected {type(exc).__name__}", provider=self.provider_name
+                    )
+                    error.__cause__ = exc
+                    logger.error(
+                        "SMS backend %s raised %s", self.provider_name, type(exc).__name__,
+                        exc_info=exc,
+                    )
+                    self._record_failure(message, error)
+                    if not self.fail_silently:
+                        raise error from exc
+                    continue
+                message.status = status
+                if status.sent:
+                    sent += 1
+            return sent
+        finally:
+            if new_connection:
+                self.close()
+
+    def _record_failure(self, message: SmsMessage, error: SmsSendError) -> None:
+        message.status = SmsStatus(
+            status=FAILED,
+            provider=error.provider or self.provider_name,
+            provider_code=error.provider_code,
+            recipients=dict.fromkeys(message.to, FAILED),
+            error=error,
+        )
+        logger.warning(
+            "SMS to %d number(s) failed: %s (%s)",
+            len(message.to),
+            error.provider_code or "-",
+            "transient" if error.transient else "permanent",
+        )
+
+    def send_message(self, message: SmsMessage) -> SmsStatus:
+        """Send one message and return its status, or raise :class:`SmsSendError`.
+
+        The provider step: subclasses must implement it.
+        """
+        raise NotImplementedError("subclasses of BaseSmsBackend must implement send_message()")

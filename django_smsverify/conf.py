@@ -1,0 +1,183 @@
+"""App settings, read lazily from ``settings.SMSVERIFY`` and ``settings.SMS_BACKEND``.
+
+Every key of the ``SMSVERIFY`` dict is declared once, in :data:`DEFAULTS`, and
+documented once, on the matching :class:`AppSettings` property. Values are read
+on every access (never cached at import time), so ``override_settings`` works
+in this app's tests and in users' own tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULT_SMS_BACKEND = "django_smsverify.backends.console.SmsBackend"
+
+#: Every key ``SMSVERIFY`` accepts, with its default. A key not listed here is
+#: a system-check error (``smsverify.E002``).
+DEFAULTS: dict[str, Any] = {
+    "CODE_LENGTH": 6,
+    "CODE_TTL": 300,
+    "RESEND_COOLDOWN": 60,
+    "MAX_ATTEMPTS": 5,
+    "SEND_LIMITS": {"PHONE_PER_HOUR": 5, "PHONE_PER_DAY": 10, "IP_PER_HOUR": 30},
+    "CACHE": "default",
+    "DEFAULT_REGION": "CN",
+    "ALLOWED_REGIONS": None,
+    "CAPTCHA": True,
+    "DELIVERY": "sync",
+    "PREVENT_ENUMERATION": True,
+    "ADAPTER": "django_smsverify.adapter.DefaultAdapter",
+    "TEST_NUMBERS": {},
+    "ALLOW_TEST_NUMBERS": False,
+    "RONGLIAN": {},
+    "TENCENT": {},
+}
+
+#: Keys of the ``SEND_LIMITS`` sub-dict.
+SEND_LIMIT_KEYS = ("PHONE_PER_HOUR", "PHONE_PER_DAY", "IP_PER_HOUR")
+
+PURPOSES = ("register", "login", "reset_password", "change_phone")
+
+
+class AppSettings:
+    """Typed, documented access to the app's settings. Use :data:`app_settings`."""
+
+    def _user(self) -> dict[str, Any]:
+        value = getattr(settings, "SMSVERIFY", None)
+        return value if isinstance(value, dict) else {}
+
+    def _get(self, key: str) -> Any:
+        return self._user().get(key, DEFAULTS[key])
+
+    def user_keys(self) -> list[str]:
+        """The keys the site put in ``SMSVERIFY`` (for the unknown-key check)."""
+        return list(self._user())
+
+    @property
+    def SMS_BACKEND(self) -> str:
+        """Dotted path of the SMS backend class (``settings.SMS_BACKEND``, not in ``SMSVERIFY``).
+
+        Default: ``"django_smsverify.backends.console.SmsBackend"``, which prints
+        each message to standard output.
+        """
+        return getattr(settings, "SMS_BACKEND", None) or DEFAULT_SMS_BACKEND
+
+    @property
+    def CODE_LENGTH(self) -> int:
+        """Number of digits in a verification code. Default ``6``."""
+        return int(self._get("CODE_LENGTH"))
+
+    @property
+    def CODE_TTL(self) -> int:
+        """Seconds a code stays valid after it is sent. Default ``300``.
+
+        Also the window of the wrong-guess counter (see :attr:`MAX_ATTEMPTS`).
+        Over 600 seconds is a warning (``smsverify.W003``).
+        """
+        return int(self._get("CODE_TTL"))
+
+    @property
+    def RESEND_COOLDOWN(self) -> int:
+        """Seconds before another code may be sent to the same number for the same
+        purpose. Default ``60``."""
+        return int(self._get("RESEND_COOLDOWN"))
+
+    @property
+    def MAX_ATTEMPTS(self) -> int:
+        """Wrong guesses allowed per number and purpose. Default ``5``.
+
+        The count survives a resend; after the last wrong guess the code is
+        deleted and both checks and sends for that number and purpose are
+        refused until the window (:attr:`CODE_TTL` from the first wrong guess)
+        ends.
+        """
+        return int(self._get("MAX_ATTEMPTS"))
+
+    @property
+    def SEND_LIMITS(self) -> dict[str, int | None]:
+        """Send quotas: ``PHONE_PER_HOUR`` (default 5), ``PHONE_PER_DAY`` (10) and
+        ``IP_PER_HOUR`` (30). Each window starts at its first send. ``None``
+        turns one quota off. Keys left out keep their default."""
+        merged = dict(DEFAULTS["SEND_LIMITS"])
+        merged.update(self._get("SEND_LIMITS") or {})
+        return merged
+
+    @property
+    def CACHE(self) -> str:
+        """Alias in ``CACHES`` that holds all verification state. Default ``"default"``.
+
+        A Redis cache (django-redis or Django's ``RedisCache``) gets the atomic,
+        one-round-trip store; any other cache gets a store that is correct
+        within one process only.
+        """
+        return str(self._get("CACHE"))
+
+    @property
+    def DEFAULT_REGION(self) -> str:
+        """ISO 3166 region used to read numbers written without ``+``. Default ``"CN"``."""
+        return str(self._get("DEFAULT_REGION")).upper()
+
+    @property
+    def ALLOWED_REGIONS(self) -> frozenset[str] | None:
+        """Regions whose mobile numbers are accepted. Default ``None``: only
+        :attr:`DEFAULT_REGION`. A list of region codes allows those; ``"__all__"``
+        allows every region (think of SMS pumping first). Returns ``None`` for
+        "every region"."""
+        value = self._get("ALLOWED_REGIONS")
+        if value == "__all__":
+            return None
+        if value is None:
+            return frozenset({self.DEFAULT_REGION})
+        return frozenset(str(region).upper() for region in value)
+
+    @property
+    def CAPTCHA(self) -> Any:
+        """Whether an image captcha must be solved before a code is sent. Default ``True``."""
+        return self._get("CAPTCHA")
+
+    @property
+    def DELIVERY(self) -> str:
+        """``"sync"`` (send inside the request, default) or ``"celery"`` (queue a task)."""
+        return str(self._get("DELIVERY"))
+
+    @property
+    def PREVENT_ENUMERATION(self) -> bool:
+        """Answer identically whether or not a number is registered. Default ``True``."""
+        return bool(self._get("PREVENT_ENUMERATION"))
+
+    @property
+    def ADAPTER(self) -> str:
+        """Dotted path of the adapter class that creates users and words messages.
+        Default ``"django_smsverify.adapter.DefaultAdapter"``."""
+        return str(self._get("ADAPTER"))
+
+    @property
+    def TEST_NUMBERS(self) -> dict[str, str]:
+        """``{phone: fixed code}`` for app-store review and demos. Default ``{}``.
+
+        No SMS is sent to these numbers and the fixed code always passes (limits
+        still apply). With ``DEBUG = False`` this is a system-check error unless
+        :attr:`ALLOW_TEST_NUMBERS` is set.
+        """
+        return dict(self._get("TEST_NUMBERS") or {})
+
+    @property
+    def ALLOW_TEST_NUMBERS(self) -> bool:
+        """Allow :attr:`TEST_NUMBERS` when ``DEBUG`` is False. Default ``False``."""
+        return bool(self._get("ALLOW_TEST_NUMBERS"))
+
+    @property
+    def RONGLIAN(self) -> dict[str, Any]:
+        """Settings of the Ronglian (容联云) backend. Default ``{}``."""
+        return dict(self._get("RONGLIAN") or {})
+
+    @property
+    def TENCENT(self) -> dict[str, Any]:
+        """Settings of the Tencent Cloud SMS backend. Default ``{}``."""
+        return dict(self._get("TENCENT") or {})
+
+
+#: The app's settings. Read attributes at call time, never at import time.
+app_settings = AppSettings()

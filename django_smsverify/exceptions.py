@@ -1,0 +1,178 @@
+"""Every error the app raises, rooted at :class:`SmsVerifyError`.
+
+The user-facing text of each error lives here, once, as ``default_message``
+(translated with gettext), so views, forms and the JSON API all say the same
+thing. Configuration errors also subclass Django's ``ImproperlyConfigured``
+and are never hidden by ``fail_silently``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
+
+
+class SmsVerifyError(Exception):
+    """Root of every error raised by django-smsverify.
+
+    ``message`` is safe to show to the user; ``code`` is a stable machine-readable
+    identifier (used as the error code in forms and JSON answers).
+    """
+
+    default_message: Any = _("Something went wrong. Please try again.")
+    code = "error"
+
+    def __init__(self, message: Any = None, *, code: str | None = None) -> None:
+        self.message = message if message is not None else self.default_message
+        if code is not None:
+            self.code = code
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
+class InvalidPhoneNumber(SmsVerifyError, ValueError):
+    """The text is not a mobile number we can send to."""
+
+    default_message = _("Enter a valid mobile phone number.")
+    code = "invalid_phone"
+
+
+class UnsupportedRegion(InvalidPhoneNumber):
+    """A valid mobile number from a region outside ``ALLOWED_REGIONS``."""
+
+    default_message = _("Numbers from this country or region are not supported.")
+    code = "unsupported_region"
+
+
+class InvalidPurpose(SmsVerifyError, ValueError):
+    """A purpose that is not one of ``register``, ``login``, ``reset_password``, ``change_phone``."""
+
+    default_message = _("Unknown verification purpose.")
+    code = "invalid_purpose"
+
+
+class RateLimited(SmsVerifyError):
+    """A send was refused by a cooldown or quota, or checks are locked out.
+
+    ``retry_after`` is the whole number of seconds until the same request can
+    succeed (never 0); ``scope`` names the limit that refused it
+    (``cooldown``, ``phone_hour``, ``phone_day``, ``ip_hour`` or ``attempts``).
+    """
+
+    code = "rate_limited"
+
+    def __init__(self, retry_after: float, scope: str = "cooldown", message: Any = None) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        self.scope = scope
+        if message is None:
+            message = ngettext_lazy(
+                "Too many requests. Please wait %(seconds)d second and try again.",
+                "Too many requests. Please wait %(seconds)d seconds and try again.",
+                "seconds",
+            ) % {"seconds": self.retry_after}
+        super().__init__(message)
+
+
+class CodeError(SmsVerifyError):
+    """Base of the errors :func:`~django_smsverify.verification.check_code` raises for a bad code."""
+
+    code = "invalid_code"
+
+
+class CodeMismatch(CodeError):
+    """The code is wrong. ``attempts_left`` wrong guesses remain before lock-out."""
+
+    default_message = _("The verification code is incorrect.")
+    code = "code_mismatch"
+
+    def __init__(self, attempts_left: int, message: Any = None) -> None:
+        self.attempts_left = attempts_left
+        super().__init__(message)
+
+
+class CodeExpired(CodeError):
+    """No live code: it expired, was already used, or was never sent."""
+
+    default_message = _("The verification code has expired or was already used. Request a new one.")
+    code = "code_expired"
+
+
+class TooManyAttempts(CodeError):
+    """Too many wrong guesses; the code is dead. ``retry_after`` seconds until a new one may be sent."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: float, message: Any = None) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        if message is None:
+            message = _(
+                "Too many incorrect codes. Please wait and request a new code later."
+            )
+        super().__init__(message)
+
+
+class ServiceUnavailable(SmsVerifyError):
+    """A dependency (the verification store, the task broker) is down. Nothing was sent."""
+
+    default_message = _("The service is temporarily unavailable. Please try again shortly.")
+    code = "service_unavailable"
+
+
+class SmsSendError(SmsVerifyError):
+    """A backend could not send a message.
+
+    ``provider`` names the backend (``"ronglian"``, ``"tencent"``, ...),
+    ``provider_code`` is the provider's own error code when it gave one,
+    ``transient`` says whether retrying later may succeed, ``response`` keeps the
+    provider's parsed reply (never credentials), and ``detail`` is a
+    developer-facing description. ``message`` stays a generic, user-safe text.
+    """
+
+    default_message = _("The text message could not be sent. Please try again later.")
+    code = "send_failed"
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        provider: str = "",
+        provider_code: str | None = None,
+        transient: bool = False,
+        response: Any = None,
+        message: Any = None,
+    ) -> None:
+        self.detail = detail
+        self.provider = provider
+        self.provider_code = provider_code
+        self.transient = transient
+        self.response = response
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = [self.provider or "sms", self.provider_code or "-", self.detail]
+        kind = "transient" if self.transient else "permanent"
+        return f"{parts[0]} error {parts[1]} ({kind}): {parts[2]}"
+
+
+class SmsConfigurationError(SmsVerifyError, ImproperlyConfigured):
+    """The site's configuration is wrong (never hidden by ``fail_silently``)."""
+
+    default_message = _("SMS verification is not configured correctly.")
+    code = "improperly_configured"
+
+
+class MissingDependency(SmsConfigurationError, ImportError):
+    """An optional extra is not installed; the message names the ``pip install`` line."""
+
+    def __init__(self, extra: str, feature: str) -> None:
+        self.extra = extra
+        super().__init__(
+            f'{feature} needs an optional dependency. Install it with: '
+            f'pip install "django-smsverify[{extra}]"'
+        )

@@ -1,0 +1,70 @@
+"""Phone-number parsing on the ``phonenumbers`` library.
+
+Every number enters the app through :func:`normalize`, which returns E.164.
+All the spellings of one number (``138 0013 8000``, ``+86 138-0013-8000``,
+``008613800138000``) become the same string, so no limit keyed on the number
+can be dodged by reformatting it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+from django_smsverify.conf import app_settings
+from django_smsverify.exceptions import InvalidPhoneNumber, UnsupportedRegion
+
+# E.164 allows 15 digits; with spaces, dashes, brackets and a 00 prefix a real
+# number never needs more than this. Longer input is refused before parsing.
+MAX_INPUT_LENGTH = 32
+
+# Letters are refused on purpose: phonenumbers would map them to keypad digits
+# ("1-800-FLOWERS"), which is never what a person typing a mobile number means.
+_ALLOWED = re.compile(r"^\+?[0-9 ()\-.]+$")
+
+_MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+
+
+def normalize(raw: object, region: str | None = None) -> str:
+    """Return ``raw`` as an E.164 mobile number, or raise :class:`InvalidPhoneNumber`.
+
+    Numbers without a leading ``+`` are read in ``region`` (default
+    ``SMSVERIFY["DEFAULT_REGION"]``, ``"CN"``). Fixed lines, numbers outside
+    ``ALLOWED_REGIONS`` (:class:`UnsupportedRegion`) and anything that is not
+    plainly a phone number are refused.
+    """
+    if not isinstance(raw, str):
+        raise InvalidPhoneNumber()
+    # NFKC folds full-width digits and plus signs (common from Chinese IMEs).
+    text = unicodedata.normalize("NFKC", raw[: MAX_INPUT_LENGTH * 4]).strip()
+    if not text or len(text) > MAX_INPUT_LENGTH or not _ALLOWED.match(text):
+        raise InvalidPhoneNumber()
+    region = (region or app_settings.DEFAULT_REGION).upper()
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber() from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber()
+    if phonenumbers.number_type(number) not in _MOBILE_TYPES:
+        raise InvalidPhoneNumber()
+    allowed = app_settings.ALLOWED_REGIONS
+    if allowed is not None and phonenumbers.region_code_for_number(number) not in allowed:
+        raise UnsupportedRegion()
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def region_of(e164: str) -> str | None:
+    """The ISO region code of an E.164 number, or None."""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def national_number(e164: str) -> str:
+    """The national significant number of an E.164 number (``13800138000``)."""
+    return str(phonenumbers.parse(e164, None).national_number)

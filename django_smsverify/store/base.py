@@ -1,0 +1,121 @@
+"""The store interface and the key layout both implementations share."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from django.conf import settings
+
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+
+# Results of VerificationStore.check().
+OK = "ok"
+MISMATCH = "mismatch"
+EXPIRED = "expired"
+LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class SendPolicy:
+    """The limits one send is checked against. A limit of 0 is off."""
+
+    code_ttl_ms: int
+    cooldown_ms: int
+    phone_per_hour: int
+    phone_per_day: int
+    ip_per_hour: int
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one check: ``status`` is ok, mismatch, expired or locked."""
+
+    status: str
+    attempts_left: int = 0
+    retry_after_ms: int = 0
+
+
+@functools.lru_cache(maxsize=4)
+def _derived_key(secret: str) -> bytes:
+    # A key of our own, derived from SECRET_KEY, so that these HMACs can never
+    # collide with other uses of SECRET_KEY (sessions, signing).
+    return hashlib.sha256(b"django_smsverify.store:" + secret.encode()).digest()
+
+
+def _mac(data: str) -> str:
+    return hmac.new(_derived_key(settings.SECRET_KEY), data.encode(), hashlib.sha256).hexdigest()
+
+
+def code_hash(phone: str, purpose: str, code: str) -> str:
+    """HMAC of a code, bound to its number and purpose. Only this is ever stored."""
+    return _mac(f"code\x00{purpose}\x00{phone}\x00{code}")
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The cache keys of one number and purpose (and client IP).
+
+    Raw numbers and IPs never appear: each is replaced by a keyed hash of fixed
+    length (a plain hash of a phone number is reversed by trying them all).
+    The phone part is a Redis Cluster hash tag, so every phone key lives in one
+    slot.
+    """
+
+    code: str
+    cooldown: str
+    attempts: str
+    phone_hour: str
+    phone_day: str
+    ip_hour: str | None
+
+    @classmethod
+    def build(cls, phone: str, purpose: str, ip: str | None = None) -> Keys:
+        p = "smsverify:{%s}" % _mac(f"phone\x00{phone}")[:32]
+        ip_key = None
+        if ip:
+            ip_key = "smsverify:{%s}:ip_hour" % _mac(f"ip\x00{ip}")[:32]
+        return cls(
+            code=f"{p}:{purpose}:code",
+            cooldown=f"{p}:{purpose}:cooldown",
+            attempts=f"{p}:{purpose}:attempts",
+            phone_hour=f"{p}:hour",
+            phone_day=f"{p}:day",
+            ip_hour=ip_key,
+        )
+
+
+class VerificationStore(ABC):
+    """Atomic operations on verification state. ``now_ms`` is the app's clock in ms.
+
+    Implementations raise :class:`~django_smsverify.exceptions.RateLimited` when a
+    send is refused and :class:`~django_smsverify.exceptions.ServiceUnavailable`
+    when the backing service fails; they never fail open.
+    """
+
+    @abstractmethod
+    def reserve_send(
+        self, keys: Keys, code_hash: str, policy: SendPolicy, now_ms: int
+    ) -> None:
+        """In one atomic step: refuse if a cooldown, quota or lock-out applies;
+        otherwise store ``code_hash`` (replacing any previous code), start the
+        cooldown and count the send against every quota."""
+
+    @abstractmethod
+    def release_send(self, keys: Keys, code_hash: str, now_ms: int) -> None:
+        """Give back what :meth:`reserve_send` took, after the SMS could not be
+        sent: drop the cooldown, uncount the quotas, delete the code if it is
+        still ``code_hash``."""
+
+    @abstractmethod
+    def check(
+        self, keys: Keys, code_hash: str, max_attempts: int, now_ms: int
+    ) -> CheckResult:
+        """In one atomic step: compare ``code_hash`` with the stored one; on a
+        match delete the code; on a mismatch count the attempt, and delete the
+        code when attempts run out."""

@@ -1,0 +1,152 @@
+"""The store on any Django cache (LocMem, database, file, Memcached).
+
+The Django cache API has no atomic read-modify-write across several keys, so
+each step runs under a process-wide lock. That makes it correct within one
+process (``runserver``, tests, a single worker) but not across processes:
+use a Redis cache for that (``smsverify.W004`` says so when ``DEBUG`` is off).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import math
+import threading
+from typing import Any
+
+from django_smsverify.exceptions import RateLimited, ServiceUnavailable
+from django_smsverify.store.base import (
+    DAY_MS,
+    EXPIRED,
+    HOUR_MS,
+    LOCKED,
+    MISMATCH,
+    OK,
+    CheckResult,
+    Keys,
+    SendPolicy,
+    VerificationStore,
+)
+
+logger = logging.getLogger("django_smsverify.store")
+
+_lock = threading.Lock()
+
+
+class CacheStore(VerificationStore):
+    """Store on a non-Redis cache alias. Values are ``(data, expires_ms)`` tuples."""
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+
+    # Reads and writes --------------------------------------------------------
+
+    def _get_many(self, keys: list[str], now_ms: int) -> dict[str, tuple[Any, int]]:
+        try:
+            raw = self.cache.get_many(keys)
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+        live = {}
+        for key, value in raw.items():
+            if isinstance(value, tuple) and len(value) == 2 and value[1] > now_ms:
+                live[key] = value
+        return live
+
+    def _set(self, key: str, data: Any, expires_ms: int, now_ms: int) -> None:
+        timeout = max(1, math.ceil((expires_ms - now_ms) / 1000))
+        try:
+            self.cache.set(key, (data, expires_ms), timeout)
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+
+    def _delete(self, *keys: str) -> None:
+        try:
+            self.cache.delete_many(list(keys))
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+
+    @staticmethod
+    def _unavailable(exc: BaseException) -> ServiceUnavailable:
+        logger.error("verification store unavailable: %s", type(exc).__name__)
+        return ServiceUnavailable()
+
+    # Steps ---------------------------------------------------------------------
+
+    def reserve_send(self, keys: Keys, code_hash: str, policy: SendPolicy, now_ms: int) -> None:
+        quotas = [
+            (keys.phone_hour, policy.phone_per_hour, HOUR_MS, "phone_hour"),
+            (keys.phone_day, policy.phone_per_day, DAY_MS, "phone_day"),
+        ]
+        if keys.ip_hour:
+            quotas.append((keys.ip_hour, policy.ip_per_hour, HOUR_MS, "ip_hour"))
+        with _lock:
+            state = self._get_many(
+                [keys.cooldown, keys.attempts, *(q[0] for q in quotas)], now_ms
+            )
+            wait, scope = 0, ""
+            blocks = []
+            if keys.cooldown in state:
+                blocks.append((state[keys.cooldown][1] - now_ms, "cooldown"))
+            attempts, attempts_exp = state.get(keys.attempts, (0, 0))
+            if policy.max_attempts and attempts >= policy.max_attempts:
+                blocks.append((attempts_exp - now_ms, "attempts"))
+            for key, limit, _window, name in quotas:
+                count, expires = state.get(key, (0, 0))
+                if limit and count >= limit:
+                    blocks.append((expires - now_ms, name))
+            for ms, name in blocks:
+                if ms > wait:
+                    wait, scope = ms, name
+            if wait > 0:
+                raise RateLimited(wait / 1000, scope=scope)
+
+            code_expires = now_ms + policy.code_ttl_ms
+            self._set(keys.code, code_hash, code_expires, now_ms)
+            if policy.cooldown_ms:
+                self._set(keys.cooldown, 1, now_ms + policy.cooldown_ms, now_ms)
+            # Wrong guesses keep counting for as long as any code they could be aimed at lives.
+            if attempts and attempts_exp < code_expires:
+                self._set(keys.attempts, attempts, code_expires, now_ms)
+            for key, _limit, window, _name in quotas:
+                count, expires = state.get(key, (0, 0))
+                if not count:
+                    expires = now_ms + window
+                self._set(key, count + 1, expires, now_ms)
+
+    def release_send(self, keys: Keys, code_hash: str, now_ms: int) -> None:
+        counters = [k for k in (keys.phone_hour, keys.phone_day, keys.ip_hour) if k]
+        with _lock:
+            state = self._get_many([keys.code, *counters], now_ms)
+            stale = [keys.cooldown]
+            code = state.get(keys.code)
+            if code and hmac.compare_digest(code[0], code_hash):
+                stale.append(keys.code)
+            for key in counters:
+                count, expires = state.get(key, (0, 0))
+                if count > 1:
+                    self._set(key, count - 1, expires, now_ms)
+                elif count == 1:
+                    stale.append(key)
+            self._delete(*stale)
+
+    def check(self, keys: Keys, code_hash: str, max_attempts: int, now_ms: int) -> CheckResult:
+        with _lock:
+            state = self._get_many([keys.code, keys.attempts], now_ms)
+            attempts, attempts_exp = state.get(keys.attempts, (0, 0))
+            if max_attempts and attempts >= max_attempts:
+                self._delete(keys.code)
+                return CheckResult(LOCKED, 0, attempts_exp - now_ms)
+            stored = state.get(keys.code)
+            if stored is None:
+                return CheckResult(EXPIRED, max_attempts - attempts)
+            if hmac.compare_digest(stored[0], code_hash):
+                self._delete(keys.code)
+                return CheckResult(OK, max_attempts - attempts)
+            if not attempts:
+                attempts_exp = stored[1]
+            attempts += 1
+            self._set(keys.attempts, attempts, attempts_exp, now_ms)
+            if max_attempts and attempts >= max_attempts:
+                self._delete(keys.code)
+                return CheckResult(LOCKED, 0, attempts_exp - now_ms)
+            return CheckResult(MISMATCH, max_attempts - attempts)

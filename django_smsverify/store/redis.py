@@ -1,0 +1,222 @@
+"""The Redis store: each step is one Lua script call (one network round trip).
+
+Redis runs a script without interleaving other commands, so check-then-set
+races (two sends both seeing "no cooldown", two checks both seeing the code)
+cannot happen, whether the callers are threads, processes or machines.
+
+Values carry their own expiry in the app's clock (``<data>:<expires_ms>``) and
+each key also gets a Redis TTL, so expiry is decided the same way on every
+store and no key outlives its use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django_smsverify.exceptions import RateLimited, ServiceUnavailable
+from django_smsverify.store.base import (
+    DAY_MS,
+    HOUR_MS,
+    LOCKED,
+    CheckResult,
+    Keys,
+    SendPolicy,
+    VerificationStore,
+)
+
+logger = logging.getLogger("django_smsverify.store")
+
+# Shared Lua helpers. read(key) returns count, expiry of a "n:exp" value that
+# has not expired yet, or 0, 0. ttl(exp) is a PX value that is never < 1.
+_LUA_HELPERS = """
+local now = tonumber(ARGV[1])
+local function read(key)
+  local v = redis.call('GET', key)
+  if not v then return 0, 0 end
+  local n, e = string.match(v, '^(%d+):(%d+)$')
+  n = tonumber(n)
+  e = tonumber(e)
+  if not n or e <= now then return 0, 0 end
+  return n, e
+end
+local function ttl(exp)
+  local ms = exp - now
+  if ms < 1 then ms = 1 end
+  return ms
+end
+local function put(key, n, e)
+  redis.call('SET', key, string.format('%d:%d', n, e), 'PX', ttl(e))
+end
+"""
+
+# KEYS: code, cooldown, attempts, phone_hour, phone_day[, ip_hour]
+# ARGV: now, code_hash, code_ttl, cooldown, per_hour, per_day, ip_per_hour, max_attempts
+SEND_SCRIPT = _LUA_HELPERS + """
+local code_ttl = tonumber(ARGV[3])
+local cooldown = tonumber(ARGV[4])
+local limits = {0, 0, 0, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])}
+local windows = {0, 0, 0, %(hour)d, %(day)d, %(hour)d}
+local scopes = {'', '', '', 'phone_hour', 'phone_day', 'ip_hour'}
+local max_attempts = tonumber(ARGV[8])
+local wait, scope = 0, ''
+local function block(ms, s)
+  if ms > wait then wait, scope = ms, s end
+end
+local cd_n, cd_e = read(KEYS[2])
+if cd_e > 0 then block(cd_e - now, 'cooldown') end
+local att_n, att_e = read(KEYS[3])
+if max_attempts > 0 and att_n >= max_attempts then block(att_e - now, 'attempts') end
+local counts = {}
+for i = 4, #KEYS do
+  local n, e = read(KEYS[i])
+  counts[i] = {n, e}
+  if limits[i] > 0 and n >= limits[i] then block(e - now, scopes[i]) end
+end
+if wait > 0 then return {0, scope, wait} end
+local code_exp = now + code_ttl
+redis.call('SET', KEYS[1], ARGV[2] .. ':' .. string.format('%%d', code_exp), 'PX', code_ttl)
+if cooldown > 0 then put(KEYS[2], 1, now + cooldown) end
+-- Wrong guesses keep counting for as long as any code they could be aimed at lives.
+if att_n > 0 and att_e < code_exp then put(KEYS[3], att_n, code_exp) end
+for i = 4, #KEYS do
+  local n, e = counts[i][1], counts[i][2]
+  if n == 0 then e = now + windows[i] end
+  put(KEYS[i], n + 1, e)
+end
+return {1, '', 0}
+""" % {"hour": HOUR_MS, "day": DAY_MS}
+
+# KEYS: code, cooldown, phone_hour, phone_day[, ip_hour]    ARGV: now, code_hash
+RELEASE_SCRIPT = _LUA_HELPERS + """
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, #ARGV[2] + 1) == ARGV[2] .. ':' then redis.call('DEL', KEYS[1]) end
+redis.call('DEL', KEYS[2])
+for i = 3, #KEYS do
+  local n, e = read(KEYS[i])
+  if n > 1 then put(KEYS[i], n - 1, e) elseif n == 1 then redis.call('DEL', KEYS[i]) end
+end
+return 1
+"""
+
+# KEYS: code, attempts    ARGV: now, code_hash, max_attempts
+# The comparison is a plain string equality in Lua, which is not constant-time.
+# That is safe here: both sides are HMACs under a key only the server knows, so
+# how long the comparison takes reveals nothing an attacker can steer.
+CHECK_SCRIPT = _LUA_HELPERS + """
+local max_attempts = tonumber(ARGV[3])
+local att_n, att_e = read(KEYS[2])
+if max_attempts > 0 and att_n >= max_attempts then
+  redis.call('DEL', KEYS[1])
+  return {'locked', 0, att_e - now}
+end
+local v = redis.call('GET', KEYS[1])
+local h, e = nil, 0
+if v then
+  h, e = string.match(v, '^(%x+):(%d+)$')
+  e = tonumber(e)
+end
+if not h or e <= now then return {'expired', max_attempts - att_n, 0} end
+if h == ARGV[2] then
+  redis.call('DEL', KEYS[1])
+  return {'ok', max_attempts - att_n, 0}
+end
+if att_n == 0 then att_e = e end
+att_n = att_n + 1
+put(KEYS[2], att_n, att_e)
+if max_attempts > 0 and att_n >= max_attempts then
+  redis.call('DEL', KEYS[1])
+  return {'locked', 0, att_e - now}
+end
+return {'mismatch', max_attempts - att_n, 0}
+"""
+
+
+class _Script:
+    """A Lua script called by SHA (EVALSHA), loaded with EVAL only when Redis lacks it."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+
+    def __call__(self, client: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        from redis.exceptions import NoScriptError
+
+        try:
+            return client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return client.eval(self.source, len(keys), *keys, *args)
+
+
+_send = _Script(SEND_SCRIPT)
+_release = _Script(RELEASE_SCRIPT)
+_check = _Script(CHECK_SCRIPT)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisStore(VerificationStore):
+    """Store on a Redis cache alias (django-redis or Django's ``RedisCache``)."""
+
+    def __init__(self, cache: Any, client_getter: Callable[[], Any]) -> None:
+        self.cache = cache
+        self._client_getter = client_getter
+
+    def _run(self, script: _Script, keys: Sequence[str | None], args: Sequence[Any]) -> Any:
+        # Keys go through the cache's make_key so KEY_PREFIX and VERSION apply.
+        full_keys = [self.cache.make_key(k) for k in keys if k is not None]
+        try:
+            client = self._client_getter()
+            return script(client, full_keys, args)
+        except Exception as exc:
+            if not _is_connection_error(exc):
+                raise
+            logger.error("verification store unavailable: %s", type(exc).__name__)
+            raise ServiceUnavailable() from exc
+
+    def reserve_send(self, keys: Keys, code_hash: str, policy: SendPolicy, now_ms: int) -> None:
+        ok, scope, wait = self._run(
+            _send,
+            [keys.code, keys.cooldown, keys.attempts, keys.phone_hour, keys.phone_day,
+             keys.ip_hour],
+            [now_ms, code_hash, policy.code_ttl_ms, policy.cooldown_ms, policy.phone_per_hour,
+             policy.phone_per_day, policy.ip_per_hour, policy.max_attempts],
+        )
+        if not int(ok):
+            raise RateLimited(int(wait) / 1000, scope=_text(scope))
+
+    def release_send(self, keys: Keys, code_hash: str, now_ms: int) -> None:
+        self._run(
+            _release,
+            [keys.code, keys.cooldown, keys.phone_hour, keys.phone_day, keys.ip_hour],
+            [now_ms, code_hash],
+        )
+
+    def check(self, keys: Keys, code_hash: str, max_attempts: int, now_ms: int) -> CheckResult:
+        status, left, wait = self._run(
+            _check, [keys.code, keys.attempts], [now_ms, code_hash, max_attempts]
+        )
+        status = _text(status)
+        return CheckResult(
+            status=status,
+            attempts_left=max(0, int(left)),
+            retry_after_ms=int(wait) if status == LOCKED else 0,
+        )
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    try:
+        from redis.exceptions import RedisError
+    except ImportError:  # pragma: no cover - the store is only built when redis is present
+        RedisError = ()  # type: ignore[assignment,misc]  # noqa: N806
+    if isinstance(exc, (RedisError, OSError)):
+        return True
+    try:
+        from django_redis.exceptions import ConnectionInterrupted
+    except ImportError:
+        return False
+    return isinstance(exc, ConnectionInterrupted)

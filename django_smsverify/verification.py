@@ -1,0 +1,167 @@
+"""The verification-code engine: issue codes and check them.
+
+Both steps are single atomic store operations (see :mod:`django_smsverify.store`).
+Codes come from :mod:`secrets`, are stored only as an HMAC bound to the number
+and purpose, and are never logged or returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+import unicodedata
+from dataclasses import dataclass
+
+from django_smsverify import delivery
+from django_smsverify.conf import PURPOSES, app_settings
+from django_smsverify.exceptions import (
+    CodeExpired,
+    CodeMismatch,
+    InvalidPurpose,
+    RateLimited,
+    TooManyAttempts,
+)
+from django_smsverify.phone import normalize
+from django_smsverify.store import SendPolicy, get_store
+from django_smsverify.store.base import EXPIRED, LOCKED, OK, Keys, code_hash
+
+logger = logging.getLogger("django_smsverify.verification")
+
+# Anything longer cannot be a code; hashing it would only cost CPU.
+_MAX_CODE_INPUT = 64
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What :func:`send_code` tells the caller: the E.164 number, seconds until
+    a resend is allowed, and seconds until the code expires."""
+
+    phone: str
+    resend_after: int
+    expires_in: int
+
+
+def generate_code(length: int | None = None) -> str:
+    """A random numeric code of ``length`` digits (leading zeros kept), from :mod:`secrets`."""
+    length = length or app_settings.CODE_LENGTH
+    return f"{secrets.randbelow(10**length):0{length}d}"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _purpose(purpose: str) -> str:
+    if purpose not in PURPOSES:
+        raise InvalidPurpose()
+    return purpose
+
+
+def _test_code(phone: str) -> str | None:
+    numbers = app_settings.TEST_NUMBERS
+    if not numbers:
+        return None
+    for raw, code in numbers.items():
+        try:
+            if normalize(raw) == phone:
+                return str(code)
+        except ValueError:
+            continue
+    return None
+
+
+def _policy() -> SendPolicy:
+    limits = app_settings.SEND_LIMITS
+    return SendPolicy(
+        code_ttl_ms=app_settings.CODE_TTL * 1000,
+        cooldown_ms=app_settings.RESEND_COOLDOWN * 1000,
+        phone_per_hour=int(limits.get("PHONE_PER_HOUR") or 0),
+        phone_per_day=int(limits.get("PHONE_PER_DAY") or 0),
+        ip_per_hour=int(limits.get("IP_PER_HOUR") or 0),
+        max_attempts=app_settings.MAX_ATTEMPTS,
+    )
+
+
+def _mask(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:]
+
+
+def send_code(phone: str, purpose: str, *, ip: str | None = None) -> SendResult:
+    """Issue a new code for ``phone`` and ``purpose`` and send it by SMS.
+
+    Checks the resend cooldown, the per-number and per-IP quotas and any
+    lock-out in one atomic step that also stores the new code (replacing the
+    previous one). If the SMS cannot be sent, what the step consumed is given
+    back and :class:`~django_smsverify.exceptions.SmsSendError` propagates.
+
+    Raises :class:`~django_smsverify.exceptions.InvalidPhoneNumber`,
+    :class:`~django_smsverify.exceptions.RateLimited` (with ``retry_after``),
+    :class:`~django_smsverify.exceptions.ServiceUnavailable` or ``SmsSendError``.
+    """
+    purpose = _purpose(purpose)
+    e164 = normalize(phone)
+    fixed = _test_code(e164)
+    code = fixed if fixed is not None else generate_code()
+    hashed = code_hash(e164, purpose, code)
+    keys = Keys.build(e164, purpose, ip)
+    store = get_store()
+    policy = _policy()
+    now = _now_ms()
+    store.reserve_send(keys, hashed, policy, now)
+    if fixed is None:
+        message = delivery.build_message(e164, code, purpose, app_settings.CODE_TTL)
+        try:
+            delivery.dispatch(message)
+        except BaseException:
+            try:
+                store.release_send(keys, hashed, now)
+            except Exception:
+                logger.exception("could not give back the quota of a failed send")
+            raise
+    logger.info("verification code sent to %s for %s", _mask(e164), purpose)
+    return SendResult(
+        phone=e164,
+        resend_after=app_settings.RESEND_COOLDOWN,
+        expires_in=app_settings.CODE_TTL,
+    )
+
+
+def _clean_code(code: object) -> str:
+    if not isinstance(code, str):
+        return ""
+    text = unicodedata.normalize("NFKC", code[: _MAX_CODE_INPUT * 4])
+    return "".join(text.split())[:_MAX_CODE_INPUT]
+
+
+def check_code(phone: str, code: str, purpose: str) -> str:
+    """Check ``code`` for ``phone`` and ``purpose``; return the E.164 number on success.
+
+    A code passes once: the first successful check deletes it. Every wrong
+    guess counts against ``MAX_ATTEMPTS`` (across resends); the last one kills
+    the code.
+
+    Raises :class:`~django_smsverify.exceptions.CodeMismatch` (with
+    ``attempts_left``), :class:`~django_smsverify.exceptions.CodeExpired`,
+    :class:`~django_smsverify.exceptions.TooManyAttempts` (with ``retry_after``),
+    :class:`~django_smsverify.exceptions.InvalidPhoneNumber` or
+    :class:`~django_smsverify.exceptions.ServiceUnavailable`.
+    """
+    purpose = _purpose(purpose)
+    e164 = normalize(phone)
+    hashed = code_hash(e164, purpose, _clean_code(code))
+    result = get_store().check(
+        Keys.build(e164, purpose), hashed, app_settings.MAX_ATTEMPTS, _now_ms()
+    )
+    if result.status == OK:
+        logger.info("verification code accepted for %s (%s)", _mask(e164), purpose)
+        return e164
+    if result.status == EXPIRED:
+        raise CodeExpired()
+    if result.status == LOCKED:
+        logger.warning("too many wrong codes for %s (%s)", _mask(e164), purpose)
+        raise TooManyAttempts(result.retry_after_ms / 1000)
+    raise CodeMismatch(result.attempts_left)
+
+
+__all__ = ["RateLimited", "SendResult", "check_code", "generate_code", "send_code"]

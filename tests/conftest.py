@@ -1,0 +1,86 @@
+"""Fixtures shared by the whole suite.
+
+Store tests run on every kind of cache the app supports: LocMem (the generic
+store) and a real Redis through both django-redis and Django's own RedisCache
+(the Lua store). Without a Redis at REDIS_URL the Redis cases are skipped,
+unless SMSVERIFY_REQUIRE_REDIS=1 (as in CI), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings as django_settings
+
+import django_smsverify
+
+REQUIRE_REDIS = os.environ.get("SMSVERIFY_REQUIRE_REDIS") == "1"
+
+CACHE_CONFIGS = {
+    "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "django-redis": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": django_settings.REDIS_URL,
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 2},
+    },
+    "redis": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": django_settings.REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+    },
+}
+
+
+def redis_client():
+    import redis
+
+    return redis.Redis.from_url(django_settings.REDIS_URL)
+
+
+def _redis_available() -> bool:
+    try:
+        return bool(redis_client().ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_available() -> bool:
+    available = _redis_available()
+    if not available and REQUIRE_REDIS:
+        pytest.fail(f"SMSVERIFY_REQUIRE_REDIS=1 but no Redis answers at {django_settings.REDIS_URL}")
+    return available
+
+
+@pytest.fixture
+def redis_db(redis_available):
+    """A real, empty Redis database (flushed before and after the test)."""
+    if not redis_available:
+        pytest.skip(f"no Redis at {django_settings.REDIS_URL}")
+    client = redis_client()
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(params=list(CACHE_CONFIGS))
+def store_cache(request, settings):
+    """Run the test once per store: LocMem, django-redis and Django's RedisCache."""
+    name = request.param
+    if name != "locmem":
+        request.getfixturevalue("redis_db")
+    settings.CACHES = {"default": CACHE_CONFIGS[name]}
+    from django.core.cache import caches
+
+    caches["default"].clear()
+    yield name
+    caches["default"].clear()
+
+
+@pytest.fixture(autouse=True)
+def _empty_outbox():
+    django_smsverify.outbox.clear()
+    yield
+    django_smsverify.outbox.clear()
