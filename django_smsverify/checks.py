@@ -174,11 +174,8 @@ def check_regions_and_numbers(app_configs: Any = None, **kwargs: Any) -> list[An
 
     errors: list[Any] = []
     known = phonenumbers.SUPPORTED_REGIONS
-    regions = [app_settings.DEFAULT_REGION]
-    allowed = app_settings.ALLOWED_REGIONS
-    if allowed is not None:
-        regions += sorted(allowed)
-    for region in regions:
+    regions = {app_settings.DEFAULT_REGION} | set(app_settings.ALLOWED_REGIONS or ())
+    for region in sorted(regions):
         if region not in known:
             errors.append(
                 Error(

@@ -22,12 +22,17 @@ CACHE_CONFIGS = {
     "django-redis": {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": django_settings.REDIS_URL,
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 2},
+        "OPTIONS": {
+            "SOCKET_CONNECT_TIMEOUT": 1,
+            "SOCKET_TIMEOUT": 2,
+            # The race tests open up to 200 connections at once.
+            "CONNECTION_POOL_KWARGS": {"max_connections": 500},
+        },
     },
     "redis": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": django_settings.REDIS_URL,
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2, "max_connections": 500},
     },
 }
 

@@ -1,0 +1,96 @@
+"""What the store leaves in Redis: every key expires, and no code or number is readable."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+
+from django_smsverify import verification
+from django_smsverify.exceptions import CodeMismatch, RateLimited
+from tests.helpers import last_code, wrong_code
+
+PHONE = "+8613800138000"
+
+
+@pytest.fixture(params=["django-redis", "redis"])
+def redis_cache(request, settings, redis_db):
+    from tests.conftest import CACHE_CONFIGS
+
+    settings.CACHES = {"default": CACHE_CONFIGS[request.param]}
+    return redis_db
+
+
+def exercise():
+    verification.send_code(PHONE, "register", ip="203.0.113.9")
+    code = last_code()
+    with pytest.raises(CodeMismatch):
+        verification.check_code(PHONE, wrong_code(code), "register")
+    with pytest.raises(RateLimited):
+        verification.send_code(PHONE, "register", ip="203.0.113.9")
+    verification.send_code(PHONE, "login", ip="203.0.113.9")
+    return code, last_code()
+
+
+def test_every_key_has_a_ttl_and_nothing_is_in_clear(redis_cache):
+    codes = exercise()
+    keys = list(redis_cache.scan_iter(count=1000))
+    assert len(keys) >= 7  # 2 codes, 2 cooldowns, attempts, hour, day, ip
+    national = PHONE[3:]
+    for key in keys:
+        ttl = redis_cache.pttl(key)
+        assert 0 < ttl <= 86_400_000, (key, ttl)
+        value = redis_cache.get(key)
+        for secret in (*codes, national, "203.0.113.9"):
+            assert secret.encode() not in key, key
+            assert secret.encode() not in value, (key, value)
+
+
+def test_keys_are_fixed_length_with_a_cluster_hash_tag(redis_cache):
+    exercise()
+    tag = re.compile(rb"smsverify:\{([0-9a-f]{32})\}:")
+    tags = set()
+    for key in redis_cache.scan_iter():
+        match = tag.search(key)
+        assert match, key
+        tags.add(match.group(1))
+    assert len(tags) == 2  # the number's slot and the IP's slot
+
+
+def test_locmem_keys_all_expire(settings):
+    from django.core.cache import caches
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    caches["default"].clear()
+
+    codes = exercise()
+    cache = caches["default"]
+    assert cache._cache
+    for key, value in cache._cache.items():
+        assert cache._expire_info[key] is not None, key
+        for secret in (*codes, PHONE[3:]):
+            assert secret not in key
+            assert secret.encode() not in value
+
+
+def test_codes_are_never_logged(caplog, capfd, store_cache, settings):
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger().setLevel(logging.DEBUG)
+    settings.SMS_BACKEND = "tests.failing_backend.SmsBackend"
+    from django_smsverify.exceptions import SmsSendError
+
+    with pytest.raises(SmsSendError):
+        verification.send_code(PHONE, "register")
+    settings.SMS_BACKEND = "django_smsverify.backends.locmem.SmsBackend"
+    codes = exercise()
+    assert verification.check_code(PHONE, codes[1], "login") == PHONE
+    out, err = capfd.readouterr()
+    assert caplog.records
+    for record in caplog.records:
+        text = record.getMessage() + repr(record.args)
+        for code in codes:
+            assert code not in text, text
+        assert PHONE not in text and PHONE[3:] not in text, text
+    for code in codes:
+        assert code not in out + err

@@ -1,0 +1,54 @@
+"""A store that is down never fails open: 503-style ServiceUnavailable, nothing sent."""
+
+from __future__ import annotations
+
+import pytest
+
+import django_smsverify
+from django_smsverify import verification
+from django_smsverify.exceptions import ServiceUnavailable
+
+PHONE = "+8613800138000"
+
+DOWN = {
+    "django-redis": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+    },
+    "redis": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    },
+    "generic": {"BACKEND": "tests.broken_cache.BrokenCache"},
+}
+
+
+@pytest.fixture(params=list(DOWN))
+def down_cache(request, settings):
+    settings.CACHES = {"default": DOWN[request.param]}
+    return request.param
+
+
+def test_send_code_raises_service_unavailable_and_sends_nothing(down_cache):
+    with pytest.raises(ServiceUnavailable):
+        verification.send_code(PHONE, "register", ip="203.0.113.9")
+    assert django_smsverify.outbox == []
+
+
+def test_check_code_raises_service_unavailable(down_cache):
+    with pytest.raises(ServiceUnavailable):
+        verification.check_code(PHONE, "123456", "register")
+
+
+def test_separate_cache_alias(settings, redis_db):
+    settings.CACHES = {
+        "default": DOWN["generic"],
+        "verification": {"BACKEND": "django_redis.cache.RedisCache",
+                         "LOCATION": settings.REDIS_URL},
+    }
+    settings.SMSVERIFY = {"CACHE": "verification"}
+    verification.send_code(PHONE, "register")
+    assert verification.check_code(PHONE, django_smsverify.outbox[0].params[0], "register")
+    assert redis_db.dbsize() > 0
