@@ -135,8 +135,9 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 )
             )
     for key, value in app_settings.SEND_LIMITS.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 0):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
             errors.append(
                 Error(
                     f"SMSVERIFY['SEND_LIMITS'][{key!r}] must be a positive whole number or None; "

@@ -8,6 +8,7 @@ in this app's tests and in users' own tests.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -25,7 +26,16 @@ DEFAULTS: dict[str, Any] = {
     "CACHE": "default",
     "DEFAULT_REGION": "CN",
     "ALLOWED_REGIONS": None,
-    "CAPTCHA": True,
+    # True/False is short for {"ENABLED": True/False}; see AppSettings.CAPTCHA.
+    "CAPTCHA": {
+        "ENABLED": True,
+        "LENGTH": 4,
+        "TTL": 300,
+        "WIDTH": 120,
+        "HEIGHT": 40,
+        "TEST_MODE": False,
+        "TEST_ANSWER": "PASSED",
+    },
     "DELIVERY": "sync",
     "PREVENT_ENUMERATION": True,
     "ADAPTER": "django_smsverify.adapter.DefaultAdapter",
@@ -39,6 +49,25 @@ DEFAULTS: dict[str, Any] = {
 SEND_LIMIT_KEYS = ("PHONE_PER_HOUR", "PHONE_PER_DAY", "IP_PER_HOUR")
 
 PURPOSES = ("register", "login", "reset_password", "change_phone")
+
+
+@dataclass(frozen=True)
+class CaptchaSettings:
+    """The merged ``SMSVERIFY["CAPTCHA"]`` options (see :attr:`AppSettings.CAPTCHA`).
+
+    Values are as the site wrote them; the system checks validate them.
+    """
+
+    ENABLED: bool
+    LENGTH: int
+    TTL: int
+    WIDTH: int
+    HEIGHT: int
+    TEST_MODE: bool
+    TEST_ANSWER: str
+
+    def __bool__(self) -> bool:
+        return bool(self.ENABLED)
 
 
 class AppSettings:
@@ -133,9 +162,39 @@ class AppSettings:
         return frozenset(str(region).upper() for region in value)
 
     @property
-    def CAPTCHA(self) -> Any:
-        """Whether an image captcha must be solved before a code is sent. Default ``True``."""
-        return self._get("CAPTCHA")
+    def CAPTCHA(self) -> CaptchaSettings:
+        """The image captcha solved before any code is sent. On by default.
+
+        ``True`` or ``False`` turns it on or off with the other options at their
+        defaults; a dict sets options, and keys left out keep their default:
+
+        - ``ENABLED`` (``True``): ask for a captcha before sending a code.
+          Turning it off with ``DEBUG = False`` is a warning (``smsverify.W201``).
+        - ``LENGTH`` (``4``): characters per challenge, from 3 to 8. The
+          characters leave out look-alikes (no 0/O, no 1/I/l); answers are
+          case-insensitive and spaces in them are ignored.
+        - ``TTL`` (``300``): seconds a challenge stays usable, from 10 to 3600.
+          Each challenge also works once only, right or wrong.
+        - ``WIDTH``, ``HEIGHT`` (``120``, ``40``): image size in CSS pixels
+          (the ``?scale=2`` image for high-DPI screens is twice that).
+        - ``TEST_MODE`` (``False``): for your own test suite. When ``True``,
+          ``TEST_ANSWER`` is accepted with any key (real answers still work).
+          With ``DEBUG = False`` it is a system-check error (``smsverify.E201``);
+          switch it on with ``override_settings`` inside tests, or silence
+          ``smsverify.E201`` in a settings module used only for tests.
+        - ``TEST_ANSWER`` (``"PASSED"``): the answer test mode accepts.
+
+        Invalid options are system-check errors (``smsverify.E202``,
+        ``smsverify.E203``). The returned object is false when the captcha is off,
+        so ``if app_settings.CAPTCHA:`` works.
+        """
+        value = self._get("CAPTCHA")
+        merged = dict(DEFAULTS["CAPTCHA"])
+        if isinstance(value, dict):
+            merged.update({k: v for k, v in value.items() if k in merged})
+        else:
+            merged["ENABLED"] = bool(value)
+        return CaptchaSettings(**merged)
 
     @property
     def DELIVERY(self) -> str:

@@ -51,7 +51,7 @@ class UnsupportedRegion(InvalidPhoneNumber):
 
 
 class InvalidPurpose(SmsVerifyError, ValueError):
-    """A purpose that is not one of ``register``, ``login``, ``reset_password``, ``change_phone``."""
+    """A purpose other than ``register``, ``login``, ``reset_password``, ``change_phone``."""
 
     default_message = _("Unknown verification purpose.")
     code = "invalid_purpose"
@@ -80,7 +80,7 @@ class RateLimited(SmsVerifyError):
 
 
 class CodeError(SmsVerifyError):
-    """Base of the errors :func:`~django_smsverify.verification.check_code` raises for a bad code."""
+    """Base of the errors :func:`~django_smsverify.verification.check_code` raises."""
 
     code = "invalid_code"
 
@@ -104,17 +104,38 @@ class CodeExpired(CodeError):
 
 
 class TooManyAttempts(CodeError):
-    """Too many wrong guesses; the code is dead. ``retry_after`` seconds until a new one may be sent."""
+    """Too many wrong guesses; the code is dead.
+
+    ``retry_after`` is the number of seconds until a new code may be sent.
+    """
 
     code = "too_many_attempts"
 
     def __init__(self, retry_after: float, message: Any = None) -> None:
         self.retry_after = max(1, math.ceil(retry_after))
         if message is None:
-            message = _(
-                "Too many incorrect codes. Please wait and request a new code later."
-            )
+            message = _("Too many incorrect codes. Please wait and request a new code later.")
         super().__init__(message)
+
+
+class CaptchaInvalid(SmsVerifyError):
+    """The captcha answer was wrong, or its challenge expired or was already used.
+
+    One message for all three on purpose: a wrong answer burns the challenge
+    too, so the user's next step is the same (read the new image).
+    """
+
+    default_message = _(
+        "The characters did not match the image. Please type the ones in the new image."
+    )
+    code = "captcha_invalid"
+
+
+class CaptchaRequired(CaptchaInvalid):
+    """No captcha answer was given."""
+
+    default_message = _("Type the characters shown in the image.")
+    code = "captcha_required"
 
 
 class ServiceUnavailable(SmsVerifyError):
@@ -173,6 +194,6 @@ class MissingDependency(SmsConfigurationError, ImportError):
     def __init__(self, extra: str, feature: str) -> None:
         self.extra = extra
         super().__init__(
-            f'{feature} needs an optional dependency. Install it with: '
+            f"{feature} needs an optional dependency. Install it with: "
             f'pip install "django-smsverify[{extra}]"'
         )

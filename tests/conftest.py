@@ -54,7 +54,9 @@ def _redis_available() -> bool:
 def redis_available() -> bool:
     available = _redis_available()
     if not available and REQUIRE_REDIS:
-        pytest.fail(f"SMSVERIFY_REQUIRE_REDIS=1 but no Redis answers at {django_settings.REDIS_URL}")
+        pytest.fail(
+            f"SMSVERIFY_REQUIRE_REDIS=1 but no Redis answers at {django_settings.REDIS_URL}"
+        )
     return available
 
 

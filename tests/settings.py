@@ -2,7 +2,7 @@
 
 import os
 
-SECRET_KEY = "tests-only-not-a-secret"  # noqa: S105
+SECRET_KEY = "tests-only-not-a-secret"
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"

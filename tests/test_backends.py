@@ -47,7 +47,9 @@ class TestConsoleBackend(BackendContract):
 
         def worker(n):
             for i in range(20):
-                backend.send_messages([SmsMessage(["+8613800138000"], f"msg-{n}-{i}\nline2-{n}-{i}")])
+                backend.send_messages(
+                    [SmsMessage(["+8613800138000"], f"msg-{n}-{i}\nline2-{n}-{i}")]
+                )
 
         threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
         for t in threads:
@@ -105,7 +107,9 @@ class TestFailingBackend(FailingBackendContract):
             provider_name = "ok"
 
             def send_message(self, message):
-                return SmsStatus("sent", provider="ok", recipients=dict.fromkeys(message.to, "sent"))
+                return SmsStatus(
+                    "sent", provider="ok", recipients=dict.fromkeys(message.to, "sent")
+                )
 
         Succeeding.__module__ = "tests.failing_backend"
         return lambda fail_silently=False: Succeeding(fail_silently=fail_silently)

@@ -16,8 +16,12 @@ def run_all():
 
 
 def test_good_settings_pass(settings):
-    settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:6379/15"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/15",
+        }
+    }
     assert run_all() == []
 
 

@@ -14,7 +14,7 @@ def test_defaults():
     assert app_settings.MAX_ATTEMPTS == 5
     assert app_settings.CACHE == "default"
     assert app_settings.DEFAULT_REGION == "CN"
-    assert app_settings.ALLOWED_REGIONS == frozenset({"CN"})
+    assert frozenset({"CN"}) == app_settings.ALLOWED_REGIONS
     assert app_settings.DELIVERY == "sync"
     assert app_settings.PREVENT_ENUMERATION is True
     assert app_settings.TEST_NUMBERS == {}

@@ -45,8 +45,10 @@ def test_check_code_raises_service_unavailable(down_cache):
 def test_separate_cache_alias(settings, redis_db):
     settings.CACHES = {
         "default": DOWN["generic"],
-        "verification": {"BACKEND": "django_redis.cache.RedisCache",
-                         "LOCATION": settings.REDIS_URL},
+        "verification": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+        },
     }
     settings.SMSVERIFY = {"CACHE": "verification"}
     verification.send_code(PHONE, "register")

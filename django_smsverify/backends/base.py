@@ -92,7 +92,9 @@ class BaseSmsBackend:
                     )
                     error.__cause__ = exc
                     logger.error(
-                        "SMS backend %s raised %s", self.provider_name, type(exc).__name__,
+                        "SMS backend %s raised %s",
+                        self.provider_name,
+                        type(exc).__name__,
                         exc_info=exc,
                     )
                     self._record_failure(message, error)

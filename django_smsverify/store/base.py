@@ -99,9 +99,7 @@ class VerificationStore(ABC):
     """
 
     @abstractmethod
-    def reserve_send(
-        self, keys: Keys, code_hash: str, policy: SendPolicy, now_ms: int
-    ) -> None:
+    def reserve_send(self, keys: Keys, code_hash: str, policy: SendPolicy, now_ms: int) -> None:
         """In one atomic step: refuse if a cooldown, quota or lock-out applies;
         otherwise store ``code_hash`` (replacing any previous code), start the
         cooldown and count the send against every quota."""
@@ -113,9 +111,7 @@ class VerificationStore(ABC):
         still ``code_hash``."""
 
     @abstractmethod
-    def check(
-        self, keys: Keys, code_hash: str, max_attempts: int, now_ms: int
-    ) -> CheckResult:
+    def check(self, keys: Keys, code_hash: str, max_attempts: int, now_ms: int) -> CheckResult:
         """In one atomic step: compare ``code_hash`` with the stored one; on a
         match delete the code; on a mismatch count the attempt, and delete the
         code when attempts run out."""

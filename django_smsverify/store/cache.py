@@ -80,9 +80,7 @@ class CacheStore(VerificationStore):
         if keys.ip_hour:
             quotas.append((keys.ip_hour, policy.ip_per_hour, HOUR_MS, "ip_hour"))
         with _lock:
-            state = self._get_many(
-                [keys.cooldown, keys.attempts, *(q[0] for q in quotas)], now_ms
-            )
+            state = self._get_many([keys.cooldown, keys.attempts, *(q[0] for q in quotas)], now_ms)
             wait, scope = 0, ""
             blocks = []
             if keys.cooldown in state:

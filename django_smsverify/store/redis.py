@@ -54,7 +54,9 @@ end
 
 # KEYS: code, cooldown, attempts, phone_hour, phone_day[, ip_hour]
 # ARGV: now, code_hash, code_ttl, cooldown, per_hour, per_day, ip_per_hour, max_attempts
-SEND_SCRIPT = _LUA_HELPERS + """
+SEND_SCRIPT = (
+    _LUA_HELPERS
+    + """
 local code_ttl = tonumber(ARGV[3])
 local cooldown = tonumber(ARGV[4])
 local limits = {0, 0, 0, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])}
@@ -87,10 +89,14 @@ for i = 4, #KEYS do
   put(KEYS[i], n + 1, e)
 end
 return {1, '', 0}
-""" % {"hour": HOUR_MS, "day": DAY_MS}
+"""
+    % {"hour": HOUR_MS, "day": DAY_MS}
+)
 
 # KEYS: code, cooldown, phone_hour, phone_day[, ip_hour]    ARGV: now, code_hash
-RELEASE_SCRIPT = _LUA_HELPERS + """
+RELEASE_SCRIPT = (
+    _LUA_HELPERS
+    + """
 local v = redis.call('GET', KEYS[1])
 if v and string.sub(v, 1, #ARGV[2] + 1) == ARGV[2] .. ':' then redis.call('DEL', KEYS[1]) end
 redis.call('DEL', KEYS[2])
@@ -100,12 +106,15 @@ for i = 3, #KEYS do
 end
 return 1
 """
+)
 
 # KEYS: code, attempts    ARGV: now, code_hash, max_attempts
 # The comparison is a plain string equality in Lua, which is not constant-time.
 # That is safe here: both sides are HMACs under a key only the server knows, so
 # how long the comparison takes reveals nothing an attacker can steer.
-CHECK_SCRIPT = _LUA_HELPERS + """
+CHECK_SCRIPT = (
+    _LUA_HELPERS
+    + """
 local max_attempts = tonumber(ARGV[3])
 local att_n, att_e = read(KEYS[2])
 if max_attempts > 0 and att_n >= max_attempts then
@@ -132,6 +141,7 @@ if max_attempts > 0 and att_n >= max_attempts then
 end
 return {'mismatch', max_attempts - att_n, 0}
 """
+)
 
 
 class _Script:
@@ -181,10 +191,24 @@ class RedisStore(VerificationStore):
     def reserve_send(self, keys: Keys, code_hash: str, policy: SendPolicy, now_ms: int) -> None:
         ok, scope, wait = self._run(
             _send,
-            [keys.code, keys.cooldown, keys.attempts, keys.phone_hour, keys.phone_day,
-             keys.ip_hour],
-            [now_ms, code_hash, policy.code_ttl_ms, policy.cooldown_ms, policy.phone_per_hour,
-             policy.phone_per_day, policy.ip_per_hour, policy.max_attempts],
+            [
+                keys.code,
+                keys.cooldown,
+                keys.attempts,
+                keys.phone_hour,
+                keys.phone_day,
+                keys.ip_hour,
+            ],
+            [
+                now_ms,
+                code_hash,
+                policy.code_ttl_ms,
+                policy.cooldown_ms,
+                policy.phone_per_hour,
+                policy.phone_per_day,
+                policy.ip_per_hour,
+                policy.max_attempts,
+            ],
         )
         if not int(ok):
             raise RateLimited(int(wait) / 1000, scope=_text(scope))
@@ -212,7 +236,7 @@ def _is_connection_error(exc: BaseException) -> bool:
     try:
         from redis.exceptions import RedisError
     except ImportError:  # pragma: no cover - the store is only built when redis is present
-        RedisError = ()  # type: ignore[assignment,misc]  # noqa: N806
+        RedisError = ()  # type: ignore[assignment,misc]
     if isinstance(exc, (RedisError, OSError)):
         return True
     try:
