@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
+from django_smsverify.captcha import checks as captcha_checks  # noqa: F401 - registers E2xx/W2xx
 from django_smsverify.conf import DEFAULTS, SEND_LIMIT_KEYS, app_settings
 
 # NIST SP 800-63B (5.1.3) and OWASP ASVS (2.7) cap out-of-band codes at 10 minutes.

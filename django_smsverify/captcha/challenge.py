@@ -1,0 +1,198 @@
+"""Captcha challenges: creation, single-use checking, and the answer behind a key.
+
+How a challenge is kept
+-----------------------
+The client gets a random key (``secrets.token_urlsafe``). The answer is not
+drawn separately and stored in clear: it is *derived* from the key with a keyed
+HMAC (a key of our own derived from ``SECRET_KEY``) mapped onto
+:data:`ALPHABET`. So the image endpoint can draw the answer from the key alone,
+and the cache holds nothing that gives the answer away: under a fixed-length
+keyed hash of the key, it holds a keyed hash of the answer and the expiry.
+Neither the cache contents nor the key reveal the answer without
+``SECRET_KEY`` (and whoever has that can forge sessions anyway).
+
+The cache entry is what makes a key *live*: a made-up key has no entry, and
+the first check deletes it atomically, right or wrong, so an answer can be
+tried once per image. Drawing the image only reads the entry.
+
+No ``random`` state is involved: keys come from ``secrets`` and the answer
+from HMAC-SHA256 output.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from django_smsverify.captcha import store
+from django_smsverify.conf import app_settings
+
+#: The characters of a challenge: digits and upper-case letters without
+#: look-alikes (no 0/O, no 1/I; lower-case l cannot appear since answers are
+#: shown in upper case). 32 characters, so one byte picks one without bias.
+ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+# token_urlsafe(24) gives 32 characters of this set. Anything else is not a key
+# we issued and is refused before any hashing or store access (a 10 KB key, NUL
+# bytes, non-ASCII text).
+_KEY_BYTES = 24
+_KEY_RE = re.compile(r"[A-Za-z0-9_-]{32}")
+
+# Longer answers are wrong anyway; this bounds the work done on hostile input.
+_MAX_ANSWER_CHARS = 64
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A new captcha challenge.
+
+    ``key`` is handed to the client (it names the image and comes back with the
+    answer); ``expires_in`` is its lifetime in seconds. The answer is not here:
+    only :func:`challenge_image` draws it.
+    """
+
+    key: str
+    expires_in: int
+
+
+def is_enabled() -> bool:
+    """Whether a captcha must be solved before a code is sent (``SMSVERIFY["CAPTCHA"]``)."""
+    return bool(app_settings.CAPTCHA)
+
+
+def new_challenge() -> Challenge:
+    """Create and store a new challenge; return its key and lifetime.
+
+    Raises :class:`~django_smsverify.exceptions.ServiceUnavailable` when the
+    verification store is down.
+    """
+    options = app_settings.CAPTCHA
+    ttl_ms = int(options.TTL) * 1000
+    key = secrets.token_urlsafe(_KEY_BYTES)
+    now = _now_ms()
+    store.put(_cache_key(key), _answer_hash(key, answer_for(key)), now + ttl_ms, now)
+    return Challenge(key=key, expires_in=int(options.TTL))
+
+
+def verify(key: str, answer: str) -> bool:
+    """Check ``answer`` for the challenge ``key`` and consume the challenge.
+
+    The first check of a key deletes it, whether the answer is right or wrong,
+    in one atomic step (concurrent checks of one key: at most one is ``True``).
+    The answer is case-insensitive and spaces are ignored. Unknown, expired,
+    used and malformed keys give ``False``.
+
+    With ``SMSVERIFY["CAPTCHA"]["TEST_MODE"]`` on, ``TEST_ANSWER`` gives
+    ``True`` for any key (see :attr:`~django_smsverify.conf.AppSettings.CAPTCHA`).
+
+    Raises :class:`~django_smsverify.exceptions.ServiceUnavailable` when the
+    verification store is down: a check never passes without the store.
+    """
+    options = app_settings.CAPTCHA
+    given = normalize_answer(answer)
+    if options.TEST_MODE and given and given == normalize_answer(options.TEST_ANSWER):
+        return True
+    if not is_valid_key(key):
+        return False
+    now = _now_ms()
+    stored = store.pop(_cache_key(key), now)
+    if stored is None or not given:
+        return False
+    return hmac.compare_digest(stored, _answer_hash(key, given))
+
+
+def is_live(key: str) -> bool:
+    """Whether ``key`` names a stored, unexpired, unused challenge. Does not consume it.
+
+    Raises :class:`~django_smsverify.exceptions.ServiceUnavailable` when the
+    verification store is down.
+    """
+    if not is_valid_key(key):
+        return False
+    return store.peek(_cache_key(key), _now_ms()) is not None
+
+
+def challenge_image(key: str, *, scale: int = 1) -> bytes | None:
+    """The PNG image of a live challenge, or ``None`` if ``key`` is not live.
+
+    Does not consume the challenge, and the same key always gives the same
+    picture (so fetching it many times does not help average the noise away).
+    ``scale`` 2 draws it at twice the configured size for high-DPI screens.
+    """
+    if not is_live(key):
+        return None
+    from django_smsverify.captcha.image import render_png
+
+    options = app_settings.CAPTCHA
+    return render_png(
+        answer_for(key),
+        int(options.WIDTH),
+        int(options.HEIGHT),
+        scale=scale,
+        seed=_drawing_seed(key),
+    )
+
+
+def is_valid_key(key: object) -> bool:
+    """Whether ``key`` has the shape of a key :func:`new_challenge` issues (live or not)."""
+    return isinstance(key, str) and _KEY_RE.fullmatch(key) is not None
+
+
+def normalize_answer(answer: object) -> str:
+    """The answer as compared: upper case, no whitespace; ``""`` for non-text or overlong input."""
+    if not isinstance(answer, str) or len(answer) > _MAX_ANSWER_CHARS:
+        return ""
+    return "".join(answer.split()).upper()
+
+
+def answer_for(key: str) -> str:
+    """The answer of challenge ``key``: a keyed HMAC of the key mapped onto :data:`ALPHABET`.
+
+    For the image renderer and tests; never send it to a client.
+    """
+    length = int(app_settings.CAPTCHA.LENGTH)
+    digest = _mac(b"answer", key.encode())
+    # One byte per character; len(ALPHABET) divides 256, so every character is
+    # equally likely.
+    return "".join(ALPHABET[b % len(ALPHABET)] for b in digest[:length])
+
+
+# Internals ---------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _derived_key(secret: str) -> bytes:
+    # A key of our own, so these HMACs can never collide with other uses of
+    # SECRET_KEY (sessions, signing, the code store's hashes).
+    return hashlib.sha256(b"django_smsverify.captcha:" + secret.encode()).digest()
+
+
+def _mac(label: bytes, data: bytes) -> bytes:
+    return hmac.new(
+        _derived_key(settings.SECRET_KEY), label + b"\x00" + data, hashlib.sha256
+    ).digest()
+
+
+def _cache_key(key: str) -> str:
+    # Fixed length whatever the client sent; the hash tag keeps each key in one
+    # Redis Cluster slot, as in the code store.
+    return "smsverify:{captcha:%s}" % _mac(b"key", key.encode()).hex()[:32]
+
+
+def _answer_hash(key: str, answer: str) -> str:
+    return _mac(b"answer-hash", f"{key}\x00{answer}".encode()).hex()
+
+
+def _drawing_seed(key: str) -> int:
+    return int.from_bytes(_mac(b"drawing", key.encode())[:8], "big")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
