@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
+from django_smsverify.backends import checks as backend_checks  # noqa: F401 - registers E1xx
 from django_smsverify.captcha import checks as captcha_checks  # noqa: F401 - registers E2xx/W2xx
 from django_smsverify.conf import DEFAULTS, SEND_LIMIT_KEYS, app_settings
 
