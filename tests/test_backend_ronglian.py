@@ -390,6 +390,12 @@ class TestChecks:
         assert self.ids() == ["smsverify.E105"]
         assert "Unknown key 'TOKEN' in SMSVERIFY['RONGLIAN']" in self.messages()[0]
 
+    def test_e105_block_that_is_not_a_dict(self, settings):
+        settings.SMS_BACKEND = PATH
+        settings.SMSVERIFY = {"RONGLIAN": ["ACCOUNT_SID"]}
+        assert self.ids() == ["smsverify.E105"]
+        assert self.messages() == ["SMSVERIFY['RONGLIAN'] must be a dict; got list."]
+
     def test_e106_bad_values(self, configure):
         configure(BASE_URL="app.cloopen.com", TIMEOUT=0, TEMPLATE_PARAMS=["code", "ttl"])
         assert self.ids() == ["smsverify.E106"] * 3

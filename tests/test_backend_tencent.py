@@ -399,6 +399,12 @@ class TestChecks:
         assert self.ids() == ["smsverify.E116"]
         assert "Unknown key 'APP_KEY' in SMSVERIFY['TENCENT']" in self.errors()[0].msg
 
+    def test_e116_block_that_is_not_a_dict(self, settings):
+        settings.SMS_BACKEND = PATH
+        settings.SMSVERIFY = {"TENCENT": "AKID"}
+        assert self.ids() == ["smsverify.E116"]
+        assert self.errors()[0].msg == "SMSVERIFY['TENCENT'] must be a dict; got str."
+
     def test_e117_bad_values(self, configure):
         configure(
             ENDPOINT="https://sms.tencentcloudapi.com",
