@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "ADAPTER": "django_smsverify.adapter.DefaultAdapter",
     "TEST_NUMBERS": {},
     "ALLOW_TEST_NUMBERS": False,
+    "FORMS": {},
+    "TRUSTED_PROXIES": 0,
+    "PHONE_STATUS_LIMIT": 20,
     "RONGLIAN": {},
     "TENCENT": {},
 }
@@ -226,6 +229,26 @@ class AppSettings:
     def ALLOW_TEST_NUMBERS(self) -> bool:
         """Allow :attr:`TEST_NUMBERS` when ``DEBUG`` is False. Default ``False``."""
         return bool(self._get("ALLOW_TEST_NUMBERS"))
+
+    @property
+    def FORMS(self) -> dict[str, str]:
+        """Dotted paths of form classes that replace the built-in ones, by name:
+        ``send_code``, ``register``, ``login``, ``password_login``,
+        ``password_reset``, ``phone_change``. Default ``{}``."""
+        return dict(self._get("FORMS") or {})
+
+    @property
+    def TRUSTED_PROXIES(self) -> int:
+        """How many reverse proxies in front of the site append to
+        ``X-Forwarded-For``. Default ``0``: the client IP is ``REMOTE_ADDR`` and
+        the header is ignored (anyone can forge it)."""
+        return int(self._get("TRUSTED_PROXIES") or 0)
+
+    @property
+    def PHONE_STATUS_LIMIT(self) -> int:
+        """Look-ups per client IP per hour on ``phone_status`` when
+        :attr:`PREVENT_ENUMERATION` is off. Default ``20``."""
+        return int(self._get("PHONE_STATUS_LIMIT") or 0)
 
     @property
     def RONGLIAN(self) -> dict[str, Any]:

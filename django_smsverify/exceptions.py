@@ -197,3 +197,18 @@ class MissingDependency(SmsConfigurationError, ImportError):
             f"{feature} needs an optional dependency. Install it with: "
             f'pip install "django-smsverify[{extra}]"'
         )
+
+
+#: User-facing texts of form-level errors that are not exceptions, by error code.
+#: Forms and the JSON API read them from here (the adapter may override them).
+FORM_MESSAGES: dict[str, Any] = {
+    "phone_registered": _("This number is already registered. Log in instead."),
+    "phone_unregistered": _("No account uses this number."),
+    "phone_unchanged": _("This is already your number."),
+    "password_mismatch": _("The two passwords do not match."),
+    "invalid_login": _("The number or the password is incorrect."),
+    "inactive": _("This account is inactive."),
+    "login_required": _("Log in first."),
+    "invalid_json": _("The request body is not valid JSON."),
+    "not_found": _("Not found."),
+}

@@ -11,20 +11,27 @@ import logging
 import secrets
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from django_smsverify import delivery
+from django_smsverify import delivery, signals
 from django_smsverify.conf import PURPOSES, app_settings
 from django_smsverify.exceptions import (
     CodeExpired,
     CodeMismatch,
     InvalidPurpose,
     RateLimited,
+    SmsSendError,
     TooManyAttempts,
 )
 from django_smsverify.phone import normalize
 from django_smsverify.store import SendPolicy, get_store
+from django_smsverify.message import SmsMessage
 from django_smsverify.store.base import EXPIRED, LOCKED, OK, Keys, code_hash
+
+#: Builds the SMS for a code: ``(phone, code, purpose, ttl_seconds) -> SmsMessage``.
+MessageFactory = Callable[[str, str, str, int], SmsMessage]
 
 logger = logging.getLogger("django_smsverify.verification")
 
@@ -87,8 +94,24 @@ def _mask(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:]
 
 
-def send_code(phone: str, purpose: str, *, ip: str | None = None) -> SendResult:
+def send_code(
+    phone: str,
+    purpose: str,
+    *,
+    ip: str | None = None,
+    message_factory: MessageFactory | None = None,
+    notice: bool = False,
+    request: Any = None,
+) -> SendResult:
     """Issue a new code for ``phone`` and ``purpose`` and send it by SMS.
+
+    ``message_factory`` builds the SMS (default:
+    :func:`django_smsverify.delivery.build_message`); the web layer passes the
+    adapter's, which may word the text differently or, to avoid revealing
+    whether a number is registered, send a notice that does not carry the code.
+    With ``notice=True`` the message is such a notice: a send failure is logged
+    and swallowed and the limits stay consumed, so the caller's answer is the
+    same as for a code that went out.
 
     Checks the resend cooldown, the per-number and per-IP quotas and any
     lock-out in one atomic step that also stores the new code (replacing the
@@ -110,21 +133,33 @@ def send_code(phone: str, purpose: str, *, ip: str | None = None) -> SendResult:
     now = _now_ms()
     store.reserve_send(keys, hashed, policy, now)
     if fixed is None:
-        message = delivery.build_message(e164, code, purpose, app_settings.CODE_TTL)
+        factory = message_factory or delivery.build_message
+        message = factory(e164, code, purpose, app_settings.CODE_TTL)
         try:
             delivery.dispatch(message)
+        except SmsSendError as exc:
+            if not notice:
+                _release(store, keys, hashed, now)
+                raise
+            logger.warning("notice SMS to %s failed: %s", _mask(e164), exc.provider_code or "-")
         except BaseException:
-            try:
-                store.release_send(keys, hashed, now)
-            except Exception:
-                logger.exception("could not give back the quota of a failed send")
+            _release(store, keys, hashed, now)
             raise
     logger.info("verification code sent to %s for %s", _mask(e164), purpose)
+    if not notice:
+        signals.code_sent.send(sender=send_code, phone=e164, purpose=purpose, request=request)
     return SendResult(
         phone=e164,
         resend_after=app_settings.RESEND_COOLDOWN,
         expires_in=app_settings.CODE_TTL,
     )
+
+
+def _release(store: Any, keys: Keys, hashed: str, now: int) -> None:
+    try:
+        store.release_send(keys, hashed, now)
+    except Exception:
+        logger.exception("could not give back the quota of a failed send")
 
 
 def _clean_code(code: object) -> str:
@@ -134,7 +169,7 @@ def _clean_code(code: object) -> str:
     return "".join(text.split())[:_MAX_CODE_INPUT]
 
 
-def check_code(phone: str, code: str, purpose: str) -> str:
+def check_code(phone: str, code: str, purpose: str, *, request: Any = None) -> str:
     """Check ``code`` for ``phone`` and ``purpose``; return the E.164 number on success.
 
     A code passes once: the first successful check deletes it. Every wrong
@@ -155,6 +190,9 @@ def check_code(phone: str, code: str, purpose: str) -> str:
     )
     if result.status == OK:
         logger.info("verification code accepted for %s (%s)", _mask(e164), purpose)
+        signals.code_verified.send(
+            sender=check_code, phone=e164, purpose=purpose, request=request
+        )
         return e164
     if result.status == EXPIRED:
         raise CodeExpired()

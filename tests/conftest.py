@@ -83,7 +83,10 @@ def store_cache(request, settings):
 
     caches["default"].clear()
     yield name
-    caches["default"].clear()
+    try:
+        caches["default"].clear()
+    except Exception:  # a test may have pointed the cache at a broken server
+        pass
 
 
 @pytest.fixture(autouse=True)

@@ -16,3 +16,12 @@ def last_code(phone: str | None = None) -> str:
 def wrong_code(code: str) -> str:
     """A code of the same length that differs from ``code``."""
     return str((int(code) + 1) % 10 ** len(code)).zfill(len(code))
+
+
+def solved_captcha(client) -> dict[str, str]:
+    """Fetch a real challenge through the captcha endpoint and return the form
+    fields that solve it (the answer is derived from the key on the server)."""
+    from django_smsverify.captcha.challenge import answer_for
+
+    data = client.get("/accounts/phone/captcha/").json()
+    return {"captcha_0": data["key"], "captcha_1": answer_for(data["key"])}

@@ -55,6 +55,19 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 STATIC_URL = "/static/"
 
+AUTHENTICATION_BACKENDS = [
+    "django_smsverify.auth.PhoneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_REDIRECT_URL = "/welcome/"
+LOGIN_URL = "/accounts/phone/login/"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
 SMS_BACKEND = "django_smsverify.backends.locmem.SmsBackend"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -115,3 +115,14 @@ class VerificationStore(ABC):
         """In one atomic step: compare ``code_hash`` with the stored one; on a
         match delete the code; on a mismatch count the attempt, and delete the
         code when attempts run out."""
+
+    @abstractmethod
+    def hit(self, key: str, limit: int, window_ms: int, now_ms: int) -> None:
+        """Count one use of ``key`` in a fixed window of ``window_ms`` starting at
+        its first use; raise :class:`~django_smsverify.exceptions.RateLimited`
+        (and count nothing) once ``limit`` uses are in the window."""
+
+
+def limit_key(scope: str, value: str) -> str:
+    """Cache key for a generic limit on ``value`` (an IP, say) within ``scope``."""
+    return "smsverify:{%s}:%s" % (_mac(f"{scope}\x00{value}")[:32], scope)

@@ -144,6 +144,16 @@ return {'mismatch', max_attempts - att_n, 0}
 )
 
 
+# KEYS: counter    ARGV: now, limit, window
+HIT_SCRIPT = _LUA_HELPERS + """
+local n, e = read(KEYS[1])
+if n >= tonumber(ARGV[2]) then return e - now end
+if n == 0 then e = now + tonumber(ARGV[3]) end
+put(KEYS[1], n + 1, e)
+return 0
+"""
+
+
 class _Script:
     """A Lua script called by SHA (EVALSHA), loaded with EVAL only when Redis lacks it."""
 
@@ -163,6 +173,7 @@ class _Script:
 _send = _Script(SEND_SCRIPT)
 _release = _Script(RELEASE_SCRIPT)
 _check = _Script(CHECK_SCRIPT)
+_hit = _Script(HIT_SCRIPT)
 
 
 def _text(value: Any) -> str:
@@ -230,6 +241,11 @@ class RedisStore(VerificationStore):
             attempts_left=max(0, int(left)),
             retry_after_ms=int(wait) if status == LOCKED else 0,
         )
+
+    def hit(self, key: str, limit: int, window_ms: int, now_ms: int) -> None:
+        wait = int(self._run(_hit, [key], [now_ms, limit, window_ms]))
+        if wait > 0:
+            raise RateLimited(wait / 1000, scope="ip_hour")
 
 
 def _is_connection_error(exc: BaseException) -> bool:

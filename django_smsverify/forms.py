@@ -1,0 +1,381 @@
+"""Forms of the web flows. Each can be replaced through ``SMSVERIFY["FORMS"]``.
+
+Rules live in the engine, the captcha and the adapter; forms only put them
+together. Every form that checks a code validates its other fields first, so a
+typo in a password never burns a code.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django import forms
+from django.contrib.auth import authenticate, get_user_model, password_validation
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
+
+from django_smsverify import verification
+from django_smsverify.adapter import get_adapter
+from django_smsverify.conf import PURPOSES, app_settings
+from django_smsverify.exceptions import (
+    FORM_MESSAGES,
+    CodeError,
+    RateLimited,
+    ServiceUnavailable,
+)
+from django_smsverify.fields import CaptchaField, PhoneNumberField, SmsCodeField
+from django_smsverify.verification import SendResult
+
+logger = logging.getLogger("django_smsverify.forms")
+
+#: The error code a form uses when the store is down; views answer 503 for it.
+UNAVAILABLE = ServiceUnavailable.code
+
+
+def _error(code: str) -> ValidationError:
+    return ValidationError(FORM_MESSAGES[code], code=code)
+
+
+class RequestForm(forms.Form):
+    """A form that knows the request (for the adapter, the client IP, the user)."""
+
+    def __init__(self, *args: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+        self.request = request
+        super().__init__(*args, **kwargs)
+
+    def is_unavailable(self) -> bool:
+        """True when validation failed because a dependency was down (answer 503)."""
+        return any(
+            error.code == UNAVAILABLE
+            for errors in self.errors.as_data().values()
+            for error in errors
+        )
+
+
+class SendCodeForm(RequestForm):
+    """Ask for a code: a number, a purpose and (unless turned off) a solved captcha.
+
+    The captcha is checked, and used up, while the form validates, so no SMS is
+    ever sent for an unsolved captcha. :meth:`send` then asks the engine for the
+    code. With ``PREVENT_ENUMERATION`` on, a number that is registered (for
+    ``register``, ``change_phone``) or is not (``login``, ``reset_password``)
+    gets a notice SMS instead of a code, and the answer is the same as for any
+    other number; with it off, the form says so in a field error.
+    """
+
+    phone = PhoneNumberField()
+    purpose = forms.ChoiceField(choices=[(p, p) for p in PURPOSES])
+    captcha = CaptchaField()
+
+    def __init__(self, *args: Any, purpose: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fixed_purpose = purpose
+        if purpose is not None:
+            # The page decides the purpose; a posted value is ignored.
+            self.fields["purpose"].required = False
+            self.fields["purpose"].widget = forms.HiddenInput()
+            self.fields["purpose"].initial = purpose
+        if purpose == "change_phone":
+            self.fields["phone"].label = _("New mobile number")
+
+    def clean_purpose(self) -> str:
+        return self.fixed_purpose or self.cleaned_data.get("purpose", "")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        phone, purpose = cleaned.get("phone"), cleaned.get("purpose")
+        if not phone or not purpose:
+            return cleaned
+        user = getattr(self.request, "user", None)
+        if purpose == "change_phone":
+            if user is None or not user.is_authenticated:
+                raise _error("login_required")
+            current = getattr(getattr(user, "smsverify_phone", None), "number", None)
+            if current == phone:
+                self.add_error("phone", _error("phone_unchanged"))
+                return cleaned
+        self.notice_reason = self._enumeration_case(phone, purpose)
+        if self.notice_reason and not app_settings.PREVENT_ENUMERATION:
+            code = "phone_registered" if self.notice_reason == "registered" else (
+                "phone_unregistered"
+            )
+            self.add_error("phone", _error(code))
+        return cleaned
+
+    def _enumeration_case(self, phone: str, purpose: str) -> str | None:
+        registered = get_adapter().is_registered(phone)
+        if purpose in ("register", "change_phone") and registered:
+            return "registered"
+        if purpose in ("login", "reset_password") and not registered:
+            return "unregistered"
+        return None
+
+    def send(self) -> SendResult:
+        """Send the code (or the notice). Call after ``is_valid()``.
+
+        Raises :class:`~django_smsverify.exceptions.RateLimited`,
+        :class:`~django_smsverify.exceptions.ServiceUnavailable` or
+        :class:`~django_smsverify.exceptions.SmsSendError`.
+        """
+        adapter = get_adapter()
+        request = self.request
+        phone, purpose = self.cleaned_data["phone"], self.cleaned_data["purpose"]
+        reason = getattr(self, "notice_reason", None)
+        ip = adapter.get_client_ip(request) if request is not None else None
+        if reason:
+
+            def factory(p: str, code: str, pu: str, ttl: int) -> Any:
+                return adapter.notice_message(request, p, pu, reason, ttl)
+
+        else:
+
+            def factory(p: str, code: str, pu: str, ttl: int) -> Any:
+                return adapter.code_message(request, p, code, pu, ttl)
+
+        return verification.send_code(
+            phone,
+            purpose,
+            ip=ip,
+            message_factory=factory,
+            notice=bool(reason),
+            request=request,
+        )
+
+
+class CodeCheckMixin:
+    """Checks ``code`` for the cleaned ``phone`` last, after every other field."""
+
+    purpose = ""
+    code_field = "code"
+    phone_field = "phone"
+
+    def check_code(self, phone: str) -> str | None:
+        form: forms.Form = self  # type: ignore[assignment]
+        try:
+            return verification.check_code(
+                phone,
+                form.cleaned_data.get(self.code_field, ""),
+                self.purpose,
+                request=getattr(self, "request", None),
+            )
+        except CodeError as exc:
+            form.add_error(self.code_field, ValidationError(exc.message, code=exc.code))
+        except ServiceUnavailable as exc:
+            form.add_error(None, ValidationError(exc.message, code=exc.code))
+        return None
+
+
+class SetPasswordMixin:
+    """Two password fields run through ``AUTH_PASSWORD_VALIDATORS``."""
+
+    def clean_passwords(self, user: Any) -> None:
+        form: forms.Form = self  # type: ignore[assignment]
+        p1 = form.cleaned_data.get("password1")
+        p2 = form.cleaned_data.get("password2")
+        if not p1 or not p2:
+            return
+        if p1 != p2:
+            form.add_error("password2", _error("password_mismatch"))
+            return
+        try:
+            password_validation.validate_password(p1, user)
+        except ValidationError as exc:
+            form.add_error("password1", exc)
+
+
+def _password_fields() -> tuple[forms.CharField, forms.CharField]:
+    return (
+        forms.CharField(
+            label=_("Password"),
+            strip=False,
+            widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+            help_text=password_validation.password_validators_help_text_html,
+        ),
+        forms.CharField(
+            label=_("Password (again)"),
+            strip=False,
+            widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        ),
+    )
+
+
+class RegistrationForm(CodeCheckMixin, SetPasswordMixin, RequestForm):
+    """Sign up with a number, the code sent to it, and a password typed twice."""
+
+    purpose = "register"
+    phone = PhoneNumberField()
+    code = SmsCodeField()
+    password1, password2 = _password_fields()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        phone = cleaned.get("phone")
+        if phone:
+            # An unsaved user carrying the number, for UserAttributeSimilarityValidator.
+            probe = get_user_model()()
+            probe.username = get_adapter().username_for_phone(phone)
+            self.clean_passwords(probe)
+        if phone and not self.errors:
+            self.check_code(phone)
+        return cleaned
+
+    def save(self) -> Any:
+        """Create the user and its number in one transaction; return the user.
+
+        If the number was registered in the meantime (two sign-ups racing),
+        the database's unique constraint refuses the second one: the form gets
+        a field error and None is returned.
+        """
+        adapter = get_adapter()
+        try:
+            with transaction.atomic():
+                return adapter.register(
+                    self.request, self.cleaned_data["phone"], self.cleaned_data["password1"]
+                )
+        except IntegrityError:
+            logger.info("registration lost a race for one number")
+            self.add_error("phone", _error("phone_registered"))
+            return None
+
+
+class SmsLoginForm(CodeCheckMixin, RequestForm):
+    """Log in with a number and the code sent to it (no password)."""
+
+    purpose = "login"
+    phone = PhoneNumberField()
+    code = SmsCodeField()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        phone = cleaned.get("phone")
+        if phone and not self.errors and self.check_code(phone):
+            adapter = get_adapter()
+            user = adapter.get_user_by_phone(phone)
+            if user is None:
+                # Only reachable when the number was deleted after the code was sent.
+                self.add_error("phone", _error("phone_unregistered"))
+            elif not adapter.can_log_in(user):
+                self.add_error(None, _error("inactive"))
+            else:
+                self.user = user
+        return cleaned
+
+    def get_user(self) -> Any:
+        return self.user
+
+
+class PasswordLoginForm(RequestForm):
+    """Log in with a number and a password (through ``PhoneBackend``)."""
+
+    phone = forms.CharField(
+        label=_("Mobile number"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        phone, password = cleaned.get("phone"), cleaned.get("password")
+        if phone and password:
+            user = authenticate(self.request, phone=phone, password=password)
+            if user is None:
+                raise _error("invalid_login")
+            self.user = user
+        return cleaned
+
+    def get_user(self) -> Any:
+        return self.user
+
+
+class PasswordResetForm(CodeCheckMixin, SetPasswordMixin, RequestForm):
+    """Set a new password after proving, by code, that one owns the number."""
+
+    purpose = "reset_password"
+    phone = PhoneNumberField()
+    code = SmsCodeField()
+    password1, password2 = _password_fields()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        phone = cleaned.get("phone")
+        if not phone:
+            return cleaned
+        user = get_adapter().get_user_by_phone(phone)
+        self.clean_passwords(user or get_user_model()())
+        if not self.errors and self.check_code(phone):
+            if user is None:
+                self.add_error("phone", _error("phone_unregistered"))
+            else:
+                self.user = user
+        return cleaned
+
+    def save(self) -> Any:
+        """Set the new password; return the user."""
+        self.user.set_password(self.cleaned_data["password1"])
+        self.user.save(update_fields=["password"])
+        return self.user
+
+
+class PhoneChangeForm(CodeCheckMixin, RequestForm):
+    """Move the logged-in user to a new number, proven by a code sent to it."""
+
+    purpose = "change_phone"
+    phone = PhoneNumberField(label=_("New mobile number"))
+    code = SmsCodeField()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        phone = cleaned.get("phone")
+        if phone and not self.errors:
+            self.check_code(phone)
+        return cleaned
+
+    def save(self) -> bool:
+        """Store the new number for ``request.user``; False if it was taken meanwhile."""
+        try:
+            with transaction.atomic():
+                get_adapter().change_phone(
+                    self.request, self.request.user, self.cleaned_data["phone"]
+                )
+        except IntegrityError:
+            self.add_error("phone", _error("phone_registered"))
+            return False
+        return True
+
+
+DEFAULT_FORMS: dict[str, type[forms.Form]] = {
+    "send_code": SendCodeForm,
+    "register": RegistrationForm,
+    "login": SmsLoginForm,
+    "password_login": PasswordLoginForm,
+    "password_reset": PasswordResetForm,
+    "phone_change": PhoneChangeForm,
+}
+
+
+def get_form_class(name: str) -> Any:
+    """The form class for ``name``: ``SMSVERIFY["FORMS"][name]`` or the default."""
+    path = app_settings.FORMS.get(name)
+    return import_string(path) if path else DEFAULT_FORMS[name]
+
+
+__all__ = [
+    "DEFAULT_FORMS",
+    "PasswordLoginForm",
+    "PasswordResetForm",
+    "PhoneChangeForm",
+    "RateLimited",
+    "RegistrationForm",
+    "SendCodeForm",
+    "SmsLoginForm",
+    "get_form_class",
+]

@@ -1,0 +1,76 @@
+"""Writes an :class:`~django_smsverify.models.SmsDelivery` row per dispatch.
+
+Installed as the delivery recorder when the app is ready (see ``apps.py``), so
+the core's delivery module never imports models. A failure to write a record
+is logged and never stops an SMS.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.utils import timezone
+
+from django_smsverify.exceptions import SmsSendError
+from django_smsverify.message import SENT, SmsMessage, SmsStatus
+
+logger = logging.getLogger("django_smsverify.records")
+
+
+class DatabaseRecorder:
+    """Delivery recorder backed by the ``SmsDelivery`` model."""
+
+    def queued(self, message: SmsMessage, backend: str) -> Any:
+        from django_smsverify.models import SmsDelivery
+
+        try:
+            record = SmsDelivery.objects.create(
+                phone=",".join(message.to)[:20],
+                purpose=message.purpose or "",
+                backend=backend[:200],
+            )
+        except Exception:
+            logger.exception("could not create the SMS delivery record")
+            return None
+        return record.pk
+
+    def attempted(self, record_id: Any) -> None:
+        from django.db.models import F
+
+        from django_smsverify.models import SmsDelivery
+
+        if record_id is None:
+            return
+        try:
+            SmsDelivery.objects.filter(pk=record_id).update(
+                attempts=F("attempts") + 1, updated_at=timezone.now()
+            )
+        except Exception:
+            logger.exception("could not update the SMS delivery record")
+
+    def finished(
+        self, record_id: Any, status: SmsStatus | None, error: SmsSendError | None
+    ) -> None:
+        from django_smsverify.models import SmsDelivery
+
+        if record_id is None:
+            return
+        fields: dict[str, Any] = {"updated_at": timezone.now()}
+        if error is None and status is not None and status.status == SENT:
+            fields.update(
+                status=SmsDelivery.Status.SENT,
+                provider_message_id=(status.message_id or "")[:200],
+                sent_at=timezone.now(),
+            )
+        else:
+            fields.update(
+                status=SmsDelivery.Status.FAILED,
+                error_code=((error and error.provider_code) or "")[:100],
+                error_message=(error.detail if error else "")[:2000],
+                transient=bool(error and error.transient),
+            )
+        try:
+            SmsDelivery.objects.filter(pk=record_id).update(**fields)
+        except Exception:
+            logger.exception("could not update the SMS delivery record")

@@ -1,0 +1,377 @@
+"""Views: the JSON endpoints (``send_code``, ``phone_status``) and the pages
+(``register``, ``login``, ``password_reset``, ``phone_change``).
+
+Every page is one HTML form that works without JavaScript: its "Send code"
+button posts ``action=send_code`` to the page itself, which sends the code and
+shows the page again. ``django_smsverify/smsverify.js`` upgrades that button to
+a ``fetch`` to the JSON endpoint with a countdown. JSON answers are
+``{"ok": true, ...}`` or ``{"ok": false, "errors": {field: [messages]}}`` with
+400 for bad input, 429 (and ``Retry-After``) when limited, 503 when the store,
+broker or provider is down; never a 500 for anything a client can send.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.shortcuts import redirect, render, resolve_url
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from django_smsverify.adapter import get_adapter
+from django_smsverify.conf import app_settings
+from django_smsverify.exceptions import (
+    FORM_MESSAGES,
+    InvalidPhoneNumber,
+    RateLimited,
+    ServiceUnavailable,
+    SmsSendError,
+    SmsVerifyError,
+)
+from django_smsverify.forms import get_form_class
+from django_smsverify.phone import normalize
+from django_smsverify.store import get_store
+from django_smsverify.store.base import HOUR_MS, limit_key
+from django_smsverify.verification import SendResult
+
+logger = logging.getLogger("django_smsverify.views")
+
+#: JSON keys accepted for the captcha's two parts, besides ``captcha_0``/``captcha_1``.
+_JSON_ALIASES = {"captcha_key": "captcha_0", "captcha_answer": "captcha_1"}
+
+
+# JSON helpers ---------------------------------------------------------------
+
+
+def json_errors(errors: dict[str, list[Any]], status: int = 400, **extra: Any) -> JsonResponse:
+    """``{"ok": false, "errors": {...}}`` with ``status``."""
+    body = {"ok": False, "errors": {k: [str(m) for m in v] for k, v in errors.items()}}
+    body.update(extra)
+    return JsonResponse(body, status=status)
+
+
+def form_errors(form: Any) -> dict[str, list[str]]:
+    return {field: [str(e) for e in errs] for field, errs in form.errors.items()}
+
+
+def rate_limited(exc: RateLimited | Any, field: str = "__all__") -> JsonResponse:
+    response = json_errors({field: [exc.message]}, status=429, retry_after=exc.retry_after)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def unavailable(exc: SmsVerifyError | None = None) -> JsonResponse:
+    message = exc.message if exc is not None else ServiceUnavailable.default_message
+    response = json_errors({"__all__": [message]}, status=503)
+    response["Retry-After"] = "30"
+    return response
+
+
+def sent(result: SendResult) -> JsonResponse:
+    return JsonResponse(
+        {
+            "ok": True,
+            "phone": result.phone,
+            "resend_after": result.resend_after,
+            "expires_in": result.expires_in,
+        }
+    )
+
+
+def request_data(request: HttpRequest) -> QueryDict | dict[str, Any]:
+    """The posted fields, from a JSON body or a form-encoded one.
+
+    Raises ``ValueError`` for a JSON body that is not a JSON object.
+    """
+    if request.content_type == "application/json":
+        data = json.loads(request.body or b"{}")
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        flat: dict[str, Any] = {}
+        for key, value in data.items():
+            if isinstance(value, dict) and key == "captcha":
+                flat["captcha_0"] = value.get("key", "")
+                flat["captcha_1"] = value.get("answer", "")
+            else:
+                flat[_JSON_ALIASES.get(key, key)] = value if isinstance(value, str) else (
+                    "" if value is None else json.dumps(value)
+                )
+        return flat
+    return request.POST
+
+
+def perform_send(form: Any) -> tuple[SendResult | None, HttpResponse | None]:
+    """Validate a send-code form and send; return the result or a JSON error answer."""
+    if not form.is_valid():
+        if form.is_unavailable():
+            return None, unavailable()
+        return None, json_errors(form_errors(form))
+    try:
+        return form.send(), None
+    except RateLimited as exc:
+        return None, rate_limited(exc)
+    except ServiceUnavailable as exc:
+        return None, unavailable(exc)
+    except SmsSendError as exc:
+        logger.warning("code not sent: %s", exc)
+        return None, unavailable(exc)
+
+
+# JSON endpoints -------------------------------------------------------------
+
+
+@require_POST
+@never_cache
+def send_code(request: HttpRequest) -> HttpResponse:
+    """POST ``phone``, ``purpose`` and the captcha; send a code.
+
+    200 ``{"ok": true, "phone", "resend_after", "expires_in"}``; 400 with field
+    errors; 429 with ``retry_after`` and ``Retry-After``; 503.
+    """
+    try:
+        data = request_data(request)
+    except ValueError:
+        return json_errors({"__all__": [FORM_MESSAGES["invalid_json"]]})
+    form = get_form_class("send_code")(data, request=request)
+    result, error = perform_send(form)
+    if result is None:
+        return error  # type: ignore[return-value]
+    return sent(result)
+
+
+@require_GET
+@never_cache
+def phone_status(request: HttpRequest) -> HttpResponse:
+    """GET ``?phone=``: whether the number is registered.
+
+    With ``PREVENT_ENUMERATION`` on (the default) this endpoint does not exist
+    (404). Otherwise it answers ``{"ok": true, "phone", "registered"}``,
+    limited per client IP (``PHONE_STATUS_LIMIT`` per hour).
+    """
+    if app_settings.PREVENT_ENUMERATION:
+        return json_errors({"__all__": [FORM_MESSAGES["not_found"]]}, status=404)
+    adapter = get_adapter()
+    ip = adapter.get_client_ip(request) or "-"
+    try:
+        get_store().hit(
+            limit_key("phone_status", ip),
+            app_settings.PHONE_STATUS_LIMIT,
+            HOUR_MS,
+            int(time.time() * 1000),
+        )
+    except RateLimited as exc:
+        return rate_limited(exc)
+    except ServiceUnavailable as exc:
+        return unavailable(exc)
+    try:
+        phone = normalize(request.GET.get("phone", ""))
+    except InvalidPhoneNumber as exc:
+        return json_errors({"phone": [exc.message]})
+    return JsonResponse({"ok": True, "phone": phone, "registered": adapter.is_registered(phone)})
+
+
+# Pages ----------------------------------------------------------------------
+
+
+def safe_next(request: HttpRequest, default: str | None = None) -> str:
+    """The ``next`` parameter if it points to this site, else ``default`` or
+    ``LOGIN_REDIRECT_URL``."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return resolve_url(default or settings.LOGIN_REDIRECT_URL)
+
+
+class FlowView(View):
+    """A page with a send-code part and a main form that checks the code.
+
+    Subclasses set ``purpose``, ``form_name`` and ``template_name`` and
+    implement :meth:`form_valid`.
+    """
+
+    purpose = ""
+    form_name = ""
+    template_name = ""
+
+    def send_form(self, data: Any = None) -> Any:
+        initial = {"phone": self.request.GET.get("phone", "")}
+        return get_form_class("send_code")(
+            data, request=self.request, purpose=self.purpose, initial=initial
+        )
+
+    def main_form(self, data: Any = None) -> Any:
+        initial = {"phone": self.request.GET.get("phone", "")}
+        return get_form_class(self.form_name)(data, request=self.request, initial=initial)
+
+    def render_page(self, status: int = 200, **context: Any) -> HttpResponse:
+        context.setdefault("send_form", self.send_form())
+        context.setdefault("form", self.main_form())
+        context.update(
+            purpose=self.purpose,
+            next=self.request.POST.get("next") or self.request.GET.get("next", ""),
+            prevent_enumeration=app_settings.PREVENT_ENUMERATION,
+        )
+        return render(self.request, self.template_name, context, status=status)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.render_page()
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.POST.get("action") == "send_code":
+            return self.post_send_code()
+        form = self.main_form(request.POST)
+        if form.is_valid():
+            response = self.form_valid(form)
+            if response is not None:
+                return response
+        status = 503 if form.is_unavailable() else 400
+        return self.render_page(status=status, form=form, send_form=self.send_form_after(form))
+
+    def send_form_after(self, form: Any) -> Any:
+        # Keep the number the user typed in the send-code part of the page.
+        return get_form_class("send_code")(
+            request=self.request,
+            purpose=self.purpose,
+            initial={"phone": form.data.get("phone", "")},
+        )
+
+    def post_send_code(self) -> HttpResponse:
+        send_form = self.send_form(self.request.POST)
+        result, error = perform_send(send_form)
+        main = get_form_class(self.form_name)(
+            request=self.request,
+            initial={"phone": self.request.POST.get("phone", ""), "code": ""},
+        )
+        if result is not None:
+            fresh = get_form_class("send_code")(
+                request=self.request, purpose=self.purpose, initial={"phone": result.phone}
+            )
+            return self.render_page(
+                send_form=fresh,
+                form=main,
+                code_sent=True,
+                resend_after=result.resend_after,
+                sent_to=result.phone,
+            )
+        payload = json.loads(error.content)  # type: ignore[union-attr]
+        if error.status_code in (429, 503):  # type: ignore[union-attr]
+            send_form.is_valid()  # already validated; keeps its errors
+            for message in payload["errors"].get("__all__", []):
+                send_form.add_error(None, message)
+        return self.render_page(
+            status=error.status_code,  # type: ignore[union-attr]
+            send_form=send_form,
+            form=main,
+            resend_after=payload.get("retry_after"),
+        )
+
+    def form_valid(self, form: Any) -> HttpResponse | None:
+        raise NotImplementedError
+
+
+@method_decorator(never_cache, name="dispatch")
+class RegisterView(FlowView):
+    """Sign up: number, captcha, code, password twice; then logged in."""
+
+    purpose = "register"
+    form_name = "register"
+    template_name = "django_smsverify/register.html"
+
+    def form_valid(self, form: Any) -> HttpResponse | None:
+        user = form.save()
+        if user is None:
+            return None
+        get_adapter().login(self.request, user)
+        return redirect(safe_next(self.request))
+
+
+@method_decorator(never_cache, name="dispatch")
+class LoginView(FlowView):
+    """Log in by SMS code (default) or, with ``?method=password``, by password."""
+
+    purpose = "login"
+    form_name = "login"
+    template_name = "django_smsverify/login.html"
+
+    def password_mode(self) -> bool:
+        return (self.request.POST.get("method") or self.request.GET.get("method")) == "password"
+
+    def main_form(self, data: Any = None) -> Any:
+        if self.password_mode():
+            return get_form_class("password_login")(data, request=self.request)
+        return super().main_form(data)
+
+    def render_page(self, status: int = 200, **context: Any) -> HttpResponse:
+        context["password_mode"] = self.password_mode()
+        return super().render_page(status=status, **context)
+
+    def form_valid(self, form: Any) -> HttpResponse | None:
+        get_adapter().login(self.request, form.get_user())
+        return redirect(safe_next(self.request))
+
+
+@method_decorator(never_cache, name="dispatch")
+class PasswordResetView(FlowView):
+    """Reset a forgotten password with a code; then go to the login page."""
+
+    purpose = "reset_password"
+    form_name = "password_reset"
+    template_name = "django_smsverify/password_reset.html"
+
+    def form_valid(self, form: Any) -> HttpResponse | None:
+        form.save()
+        return self.render_page(reset_done=True, form=self.main_form())
+
+
+@method_decorator([never_cache, login_required], name="dispatch")
+class PhoneChangeView(FlowView):
+    """Change the logged-in user's number, proven by a code sent to the new one."""
+
+    purpose = "change_phone"
+    form_name = "phone_change"
+    template_name = "django_smsverify/phone_change.html"
+
+    def render_page(self, status: int = 200, **context: Any) -> HttpResponse:
+        link = getattr(self.request.user, "smsverify_phone", None)
+        context["current_phone"] = getattr(link, "number", None)
+        return super().render_page(status=status, **context)
+
+    def form_valid(self, form: Any) -> HttpResponse | None:
+        if not form.save():
+            return None
+        return self.render_page(changed=True, form=self.main_form())
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    """Log out (POST only, like Django's ``LogoutView``) and go to ``next`` or home."""
+    logout(request)
+    return redirect(safe_next(request, default="/"))
+
+
+def page_title(purpose: str) -> str:
+    return {
+        "register": _("Sign up"),
+        "login": _("Log in"),
+        "reset_password": _("Reset password"),
+        "change_phone": _("Change phone number"),
+    }[purpose]
+
+
+register = RegisterView.as_view()
+login = LoginView.as_view()
+password_reset = PasswordResetView.as_view()
+phone_change = PhoneChangeView.as_view()
