@@ -20,7 +20,7 @@ from django.utils.translation import gettext
 
 from django_smsverify import signals
 from django_smsverify.conf import app_settings
-from django_smsverify.delivery import build_message, minutes_of
+from django_smsverify.delivery import build_message
 from django_smsverify.message import SmsMessage
 
 #: Backend path used when the app logs a user in itself.
@@ -105,13 +105,15 @@ class DefaultAdapter:
 
     # Messages ---------------------------------------------------------------
 
-    def code_message(self, request: HttpRequest | None, phone: str, code: str, purpose: str,
-                     ttl: int) -> SmsMessage:
+    def code_message(
+        self, request: HttpRequest | None, phone: str, code: str, purpose: str, ttl: int
+    ) -> SmsMessage:
         """The SMS that carries a code. Template providers use ``params = [code, minutes]``."""
         return build_message(phone, code, purpose, ttl)
 
-    def notice_message(self, request: HttpRequest | None, phone: str, purpose: str,
-                       reason: str, ttl: int) -> SmsMessage:
+    def notice_message(
+        self, request: HttpRequest | None, phone: str, purpose: str, reason: str, ttl: int
+    ) -> SmsMessage:
         """The SMS sent instead of a code when ``PREVENT_ENUMERATION`` hides that a
         number is already registered (``reason="registered"``) or is not
         (``reason="unregistered"``). It tells the owner what happened and carries
@@ -127,9 +129,7 @@ class DefaultAdapter:
                 "Someone asked for a login code for this number, but no account uses it. "
                 "If it was you, sign up first. If not, you can ignore this message."
             )
-        return SmsMessage(
-            to=[phone], body=body, params=[], purpose=f"notice_{reason}"
-        )
+        return SmsMessage(to=[phone], body=body, params=[], purpose=f"notice_{reason}")
 
     # Requests ---------------------------------------------------------------
 

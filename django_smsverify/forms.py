@@ -100,8 +100,8 @@ class SendCodeForm(RequestForm):
                 return cleaned
         self.notice_reason = self._enumeration_case(phone, purpose)
         if self.notice_reason and not app_settings.PREVENT_ENUMERATION:
-            code = "phone_registered" if self.notice_reason == "registered" else (
-                "phone_unregistered"
+            code = (
+                "phone_registered" if self.notice_reason == "registered" else ("phone_unregistered")
             )
             self.add_error("phone", _error(code))
         return cleaned

@@ -25,9 +25,9 @@ from django_smsverify.exceptions import (
     SmsSendError,
     TooManyAttempts,
 )
+from django_smsverify.message import SmsMessage
 from django_smsverify.phone import normalize
 from django_smsverify.store import SendPolicy, get_store
-from django_smsverify.message import SmsMessage
 from django_smsverify.store.base import EXPIRED, LOCKED, OK, Keys, code_hash
 
 #: Builds the SMS for a code: ``(phone, code, purpose, ttl_seconds) -> SmsMessage``.
@@ -190,9 +190,7 @@ def check_code(phone: str, code: str, purpose: str, *, request: Any = None) -> s
     )
     if result.status == OK:
         logger.info("verification code accepted for %s (%s)", _mask(e164), purpose)
-        signals.code_verified.send(
-            sender=check_code, phone=e164, purpose=purpose, request=request
-        )
+        signals.code_verified.send(sender=check_code, phone=e164, purpose=purpose, request=request)
         return e164
     if result.status == EXPIRED:
         raise CodeExpired()

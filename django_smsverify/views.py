@@ -104,8 +104,10 @@ def request_data(request: HttpRequest) -> QueryDict | dict[str, Any]:
                 flat["captcha_0"] = value.get("key", "")
                 flat["captcha_1"] = value.get("answer", "")
             else:
-                flat[_JSON_ALIASES.get(key, key)] = value if isinstance(value, str) else (
-                    "" if value is None else json.dumps(value)
+                flat[_JSON_ALIASES.get(key, key)] = (
+                    value
+                    if isinstance(value, str)
+                    else ("" if value is None else json.dumps(value))
                 )
         return flat
     return request.POST

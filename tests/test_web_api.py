@@ -54,8 +54,11 @@ def test_json_captcha_aliases(client):
     captcha = solved_captcha(client)
     response = post_json(
         client,
-        {"phone": PHONE, "purpose": "register",
-         "captcha": {"key": captcha["captcha_0"], "answer": captcha["captcha_1"]}},
+        {
+            "phone": PHONE,
+            "purpose": "register",
+            "captcha": {"key": captcha["captcha_0"], "answer": captcha["captcha_1"]},
+        },
     )
     assert response.status_code == 200
 
@@ -100,8 +103,10 @@ def test_bad_json_is_400(client, body):
 
 
 def test_non_string_json_values_are_400_not_500(client):
-    response = post_json(client, {"phone": ["13800138000"], "purpose": {"a": 1},
-                                  "captcha_key": None, "captcha_answer": 12})
+    response = post_json(
+        client,
+        {"phone": ["13800138000"], "purpose": {"a": 1}, "captcha_key": None, "captcha_answer": 12},
+    )
     assert response.status_code == 400
 
 
@@ -139,7 +144,11 @@ def test_each_send_leaves_a_delivery_record_without_the_code(client):
     send(client)
     record = SmsDelivery.objects.get()
     assert (record.phone, record.purpose, record.status, record.attempts) == (
-        PHONE, "register", "sent", 1)
+        PHONE,
+        "register",
+        "sent",
+        1,
+    )
     assert record.backend == "django_smsverify.backends.locmem.SmsBackend"
     assert record.provider_message_id
     values = " ".join(str(v) for v in SmsDelivery.objects.values().get().values())
@@ -177,7 +186,9 @@ def test_register_on_a_registered_number_answers_like_any_other(client):
     assert notice.params == []
     assert code_sms.params  # the other number got a real code
     # the registered number is now cooling down, exactly like the other
-    assert strip_phone(send(client, phone=PHONE)) == strip_phone(send(client, phone="+8613900139000"))
+    assert strip_phone(send(client, phone=PHONE)) == strip_phone(
+        send(client, phone="+8613900139000")
+    )
 
 
 def test_login_on_an_unknown_number_answers_like_a_known_one(client):
@@ -206,13 +217,17 @@ def test_without_prevention_the_tutorial_experience(client, settings):
     response = send(client, phone=PHONE)
     assert response.status_code == 400
     assert response.json()["errors"]["phone"] == [
-        "This number is already registered. Log in instead."]
+        "This number is already registered. Log in instead."
+    ]
     response = send(client, phone="+8613900139000", purpose="login")
     assert response.json()["errors"]["phone"] == ["No account uses this number."]
     assert django_smsverify.outbox == []
 
     assert client.get(STATUS, {"phone": "138 0013 8000"}).json() == {
-        "ok": True, "phone": PHONE, "registered": True}
+        "ok": True,
+        "phone": PHONE,
+        "registered": True,
+    }
     assert client.get(STATUS, {"phone": "+8613900139000"}).json()["registered"] is False
     assert client.get(STATUS, {"phone": "bogus"}).status_code == 400
     limited = client.get(STATUS, {"phone": PHONE})
@@ -235,9 +250,9 @@ def test_trusted_proxy_count_picks_the_client_address(client, settings):
     settings.SMSVERIFY = {"SEND_LIMITS": {"IP_PER_HOUR": 1}, "TRUSTED_PROXIES": 1}
     ok = send(client, phone=PHONE, HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.1")
     assert ok.status_code == 200
-    other_client = send(client, phone="+8613900139000",
-                        HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.2")
+    other_client = send(
+        client, phone="+8613900139000", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.2"
+    )
     assert other_client.status_code == 200
-    same_client = send(client, phone="+8613700137000",
-                       HTTP_X_FORWARDED_FOR="7.7.7.7, 198.51.100.1")
+    same_client = send(client, phone="+8613700137000", HTTP_X_FORWARDED_FOR="7.7.7.7, 198.51.100.1")
     assert same_client.status_code == 429

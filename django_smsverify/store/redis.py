@@ -145,13 +145,16 @@ return {'mismatch', max_attempts - att_n, 0}
 
 
 # KEYS: counter    ARGV: now, limit, window
-HIT_SCRIPT = _LUA_HELPERS + """
+HIT_SCRIPT = (
+    _LUA_HELPERS
+    + """
 local n, e = read(KEYS[1])
 if n >= tonumber(ARGV[2]) then return e - now end
 if n == 0 then e = now + tonumber(ARGV[3]) end
 put(KEYS[1], n + 1, e)
 return 0
 """
+)
 
 
 class _Script:
