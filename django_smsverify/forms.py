@@ -71,6 +71,10 @@ class SendCodeForm(RequestForm):
     purpose = forms.ChoiceField(choices=[(p, p) for p in PURPOSES])
     captcha = CaptchaField()
 
+    # Pages render this form inside the same <form> as the main one; HTML
+    # "required" on the captcha would block the main submit in the browser.
+    use_required_attribute = False
+
     def __init__(self, *args: Any, purpose: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fixed_purpose = purpose

@@ -1,6 +1,7 @@
 """Settings for the test suite. Made-up credentials only."""
 
 import os
+import tempfile
 
 SECRET_KEY = "tests-only-not-a-secret"
 DEBUG = False
@@ -44,10 +45,15 @@ TEMPLATES = [
     }
 ]
 
+# A file, not ":memory:": in-memory SQLite shared between threads fails at once
+# with "table is locked" where a real SQLite database waits for its lock.
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": ":memory:",
+        "NAME": os.path.join(tempfile.gettempdir(), f"smsverify-{os.getpid()}.sqlite3"),
+        "TEST": {
+            "NAME": os.path.join(tempfile.gettempdir(), f"smsverify-test-{os.getpid()}.sqlite3")
+        },
     }
 }
 
@@ -71,3 +77,18 @@ AUTH_PASSWORD_VALIDATORS = [
 SMS_BACKEND = "django_smsverify.backends.locmem.SmsBackend"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+
+# Fast hashing: the suite creates many users.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if os.environ.get("SMSVERIFY_TEST_DB") == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ.get("PGDATABASE", "smsverify"),
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "PASSWORD": os.environ.get("PGPASSWORD", ""),
+        }
+    }

@@ -9,14 +9,23 @@ from pathlib import Path
 
 MANAGE = Path(__file__).resolve().parent.parent / "example_project" / "manage.py"
 
+# Runs inside the example project, on a throwaway database and cache.
 SCRIPT = """
 from django.test import Client
 from django.test.utils import setup_test_environment
+from django.db import connection
+from django.core.management import call_command
+from django_smsverify.captcha.challenge import answer_for
 setup_test_environment()
+connection.creation.create_test_db(verbosity=0)
 client = Client()
-assert client.get("/").status_code == 200
-page = client.post("/", {"phone": "138 0013 8000", "action": "send"})
-assert b"Code sent" in page.content, page.content
+assert b"Sign up" in client.get("/").content
+key = client.get("/accounts/phone/captcha/").json()["key"]
+page = client.post("/accounts/phone/register/",
+                   {"action": "send_code", "phone": "138 0013 8000",
+                    "captcha_0": key, "captcha_1": answer_for(key)})
+assert b"Code sent to +8613800138000" in page.content, page.content
+assert client.get("/admin/login/").status_code == 200
 """
 
 

@@ -1,3 +1,22 @@
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.urls import include, path
+from django.utils.html import escape
 
-urlpatterns: list = [path("accounts/phone/", include("django_smsverify.urls"))]
+
+def welcome(request: HttpRequest) -> HttpResponse:
+    """Where LOGIN_REDIRECT_URL points in the tests: who is logged in, and a logout button."""
+    if not request.user.is_authenticated:
+        return HttpResponse("<p id='who'>anonymous</p>")
+    return HttpResponse(
+        f"<p id='who'>{escape(request.user.get_username())}</p>"
+        "<form method='post' action='/accounts/phone/logout/'>"
+        f"<input type='hidden' name='csrfmiddlewaretoken' value='{get_token(request)}'>"
+        "<button id='logout'>Log out</button></form>"
+    )
+
+
+urlpatterns: list = [
+    path("accounts/phone/", include("django_smsverify.urls")),
+    path("welcome/", welcome),
+]

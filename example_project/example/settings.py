@@ -58,6 +58,14 @@ TIME_ZONE = "Asia/Shanghai"
 STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+AUTHENTICATION_BACKENDS = [
+    "django_smsverify.auth.PhoneBackend",  # phone number + password
+    "django.contrib.auth.backends.ModelBackend",  # admin log-in by username
+]
+LOGIN_URL = "smsverify:login"
+LOGIN_REDIRECT_URL = "home"
+
+# Codes print in the terminal that runs the server.
 SMS_BACKEND = "django_smsverify.backends.console.SmsBackend"
 SMSVERIFY = {
     "DEFAULT_REGION": "CN",
