@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.urls import include, path
@@ -19,4 +20,5 @@ def welcome(request: HttpRequest) -> HttpResponse:
 urlpatterns: list = [
     path("accounts/phone/", include("django_smsverify.urls")),
     path("welcome/", welcome),
+    path("admin/", admin.site.urls),
 ]

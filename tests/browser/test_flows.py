@@ -143,3 +143,25 @@ def test_every_form_posts_without_javascript(browser, live_server):
     page.click("button[value=submit]")
     expect(page.locator("#who")).to_have_text(PHONE)
     context.close()
+
+
+def test_without_enumeration_prevention_the_form_says_so_on_blur(page, settings):
+    from django_smsverify.adapter import get_adapter
+    from django_smsverify.models import PhoneNumber
+
+    settings.SMSVERIFY = {
+        "PREVENT_ENUMERATION": False,
+        "CAPTCHA": {"TEST_MODE": True, "TEST_ANSWER": "PASSED"},
+    }
+    user = get_adapter().create_user(None, PHONE, PASSWORD)
+    PhoneNumber.objects.create(user=user, number=PHONE)
+
+    page.goto("/accounts/phone/register/")
+    page.fill("input[name=phone]", "138 0013 8000")
+    page.locator("input[name=code]").focus()
+    expect(page.get_by_text("This number is already registered. Log in instead.")).to_be_visible()
+
+    page.goto("/accounts/phone/login/")
+    page.fill("input[name=phone]", "139 0013 9000")
+    page.locator("input[name=code]").focus()
+    expect(page.get_by_text("No account uses this number.")).to_be_visible()
