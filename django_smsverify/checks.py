@@ -1,5 +1,6 @@
 """System checks. Ids: ``smsverify.E0xx``/``W0xx`` core, ``E1xx`` providers,
-``E2xx`` captcha, ``E3xx`` web. Each id has a test in ``tests/test_checks.py``."""
+``E2xx`` captcha, ``E3xx`` web, ``E4xx``/``W4xx`` Celery delivery. Each id has a
+test (``tests/test_checks.py``; the E4xx ones in ``tests/test_celery_checks.py``)."""
 
 from __future__ import annotations
 
@@ -210,6 +211,85 @@ def check_regions_and_numbers(app_configs: Any = None, **kwargs: Any) -> list[An
                     id="smsverify.E008",
                 )
             )
+    return errors
+
+
+@register(Tags.compatibility)
+def check_celery(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """``SMSVERIFY["CELERY"]`` options (E401), and what ``DELIVERY = "celery"``
+    needs: Celery installed (E402) and a cache the workers share (W401)."""
+    errors: list[Any] = _celery_option_errors(_user().get("CELERY", DEFAULTS["CELERY"]))
+    if app_settings.DELIVERY != "celery":
+        return errors
+    try:
+        import celery  # noqa: F401
+    except ImportError:
+        errors.append(
+            Error(
+                "SMSVERIFY['DELIVERY'] is 'celery' but Celery is not installed.",
+                hint='pip install "django-smsverify[celery]"',
+                id="smsverify.E402",
+            )
+        )
+    backend = settings.CACHES.get(app_settings.CACHE, {}).get("BACKEND", "")
+    if backend.endswith(("locmem.LocMemCache", "dummy.DummyCache")):
+        # Unlike W004 this holds with DEBUG on too: the worker, another
+        # process, could never read the message the web process left for it.
+        errors.append(
+            Warning(
+                f"SMSVERIFY['DELIVERY'] is 'celery' but SMSVERIFY['CACHE'] "
+                f"({app_settings.CACHE!r}) is a per-process cache ({backend}).",
+                hint="Celery workers run in other processes and find nothing to send. Use a "
+                "Redis cache shared by the web processes and the workers.",
+                id="smsverify.W401",
+            )
+        )
+    return errors
+
+
+def _celery_option_errors(value: Any) -> list[Any]:
+    if not isinstance(value, dict):
+        return [Error("SMSVERIFY['CELERY'] must be a dict.", id="smsverify.E401")]
+    known = DEFAULTS["CELERY"]
+    errors: list[Any] = [
+        Error(
+            f"Unknown key {key!r} in SMSVERIFY['CELERY'].",
+            hint="Known keys: " + ", ".join(known) + ".",
+            id="smsverify.E401",
+        )
+        for key in value
+        if key not in known
+    ]
+    merged = {**known, **{k: v for k, v in value.items() if k in known}}
+
+    def bad(key: str, expected: str) -> None:
+        errors.append(
+            Error(
+                f"SMSVERIFY['CELERY'][{key!r}] must be {expected}; got {merged[key]!r}.",
+                id="smsverify.E401",
+            )
+        )
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    queue = merged["QUEUE"]
+    if queue is not None and not (isinstance(queue, str) and queue.strip()):
+        bad("QUEUE", "a queue name or None")
+    priority = merged["PRIORITY"]
+    if priority is not None and not (
+        isinstance(priority, int) and not isinstance(priority, bool) and 0 <= priority <= 255
+    ):
+        bad("PRIORITY", "a whole number from 0 to 255 or None")
+    retries = merged["MAX_RETRIES"]
+    if not (isinstance(retries, int) and not isinstance(retries, bool) and 0 <= retries <= 100):
+        bad("MAX_RETRIES", "a whole number from 0 to 100")
+    if not (number(merged["RETRY_BACKOFF"]) and merged["RETRY_BACKOFF"] > 0):
+        bad("RETRY_BACKOFF", "a number of seconds above 0")
+    if not (number(merged["RETRY_BACKOFF_MAX"]) and merged["RETRY_BACKOFF_MAX"] > 0):
+        bad("RETRY_BACKOFF_MAX", "a number of seconds above 0")
+    if not isinstance(merged["RETRY_JITTER"], bool):
+        bad("RETRY_JITTER", "True or False")
     return errors
 
 

@@ -37,6 +37,15 @@ DEFAULTS: dict[str, Any] = {
         "TEST_ANSWER": "PASSED",
     },
     "DELIVERY": "sync",
+    # Used when DELIVERY is "celery"; see AppSettings.CELERY.
+    "CELERY": {
+        "QUEUE": None,
+        "PRIORITY": None,
+        "MAX_RETRIES": 5,
+        "RETRY_BACKOFF": 2,
+        "RETRY_BACKOFF_MAX": 60,
+        "RETRY_JITTER": True,
+    },
     "PREVENT_ENUMERATION": True,
     "ADAPTER": "django_smsverify.adapter.DefaultAdapter",
     "TEST_NUMBERS": {},
@@ -71,6 +80,22 @@ class CaptchaSettings:
 
     def __bool__(self) -> bool:
         return bool(self.ENABLED)
+
+
+@dataclass(frozen=True)
+class CelerySettings:
+    """The merged ``SMSVERIFY["CELERY"]`` options (see :attr:`AppSettings.CELERY`).
+
+    Values are as the site wrote them; the system checks validate them
+    (``smsverify.E401``).
+    """
+
+    QUEUE: str | None
+    PRIORITY: int | None
+    MAX_RETRIES: int
+    RETRY_BACKOFF: float
+    RETRY_BACKOFF_MAX: float
+    RETRY_JITTER: bool
 
 
 class AppSettings:
@@ -201,8 +226,46 @@ class AppSettings:
 
     @property
     def DELIVERY(self) -> str:
-        """``"sync"`` (send inside the request, default) or ``"celery"`` (queue a task)."""
+        """``"sync"`` (send inside the request, default) or ``"celery"`` (queue a task).
+
+        With ``"celery"`` the request only queues the task
+        ``django_smsverify.deliver_sms`` (after the database transaction
+        commits) and answers at once; a Celery worker calls the SMS backend.
+        It needs ``pip install "django-smsverify[celery]"`` (``smsverify.E402``)
+        and a cache shared with the workers (``smsverify.W401``). See
+        :attr:`CELERY` and ``docs/celery.rst``.
+        """
         return str(self._get("DELIVERY"))
+
+    @property
+    def CELERY(self) -> CelerySettings:
+        """Options of the delivery task, used when :attr:`DELIVERY` is ``"celery"``.
+
+        A dict; keys left out keep their default:
+
+        - ``QUEUE`` (``None``): the queue the task is sent to. ``None`` leaves
+          the choice to the site's Celery routing (``task_routes``, else the
+          default queue). Workers must consume it (``celery worker -Q ...``).
+        - ``PRIORITY`` (``None``): message priority, 0 to 255, for brokers that
+          support it; ``None`` keeps the broker's default.
+        - ``MAX_RETRIES`` (``5``): how many times a send that failed with a
+          transient provider error (timeout, HTTP 5xx, provider rate limit) is
+          tried again. Permanent errors are never retried, and no try starts
+          after the code has expired.
+        - ``RETRY_BACKOFF`` (``2``): seconds before the first retry; each next
+          retry waits twice as long as the one before.
+        - ``RETRY_BACKOFF_MAX`` (``60``): the longest wait between two tries.
+        - ``RETRY_JITTER`` (``True``): wait a random time between half and all
+          of the computed delay, so a provider outage does not end in a burst
+          of retries all at the same second.
+
+        Invalid options are a system-check error (``smsverify.E401``).
+        """
+        value = self._get("CELERY")
+        merged = dict(DEFAULTS["CELERY"])
+        if isinstance(value, dict):
+            merged.update({k: v for k, v in value.items() if k in merged})
+        return CelerySettings(**merged)
 
     @property
     def PREVENT_ENUMERATION(self) -> bool:

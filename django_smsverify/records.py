@@ -58,19 +58,53 @@ class DatabaseRecorder:
             return
         fields: dict[str, Any] = {"updated_at": timezone.now()}
         if error is None and status is not None and status.status == SENT:
+            # Clear what a failed earlier try (Celery retries) wrote.
             fields.update(
                 status=SmsDelivery.Status.SENT,
                 provider_message_id=(status.message_id or "")[:200],
                 sent_at=timezone.now(),
+                error_code="",
+                error_message="",
+                transient=False,
             )
         else:
-            fields.update(
-                status=SmsDelivery.Status.FAILED,
-                error_code=((error and error.provider_code) or "")[:100],
-                error_message=(error.detail if error else "")[:2000],
-                transient=bool(error and error.transient),
-            )
+            fields.update(status=SmsDelivery.Status.FAILED, **_error_fields(error))
         try:
             SmsDelivery.objects.filter(pk=record_id).update(**fields)
         except Exception:
             logger.exception("could not update the SMS delivery record")
+
+    def retrying(self, record_id: Any, error: SmsSendError) -> None:
+        """A try failed with a transient error and another is scheduled: keep
+        the status ``queued`` and show the error."""
+        self._update(record_id, {"status": "queued"}, _error_fields(error))
+
+    def failed_if_queued(self, record_id: Any, error: SmsSendError) -> None:
+        """Mark a record that is still ``queued`` as failed with ``error``.
+
+        Used when the outcome is decided outside a normal try (the code expired
+        before a worker ran the task, a redelivered task found its try
+        interrupted). A record that already has its final status keeps it, so
+        a worker that is in fact still sending can still record ``sent``.
+        """
+        self._update(record_id, {"status": "queued"}, {"status": "failed", **_error_fields(error)})
+
+    def _update(self, record_id: Any, match: dict[str, Any], fields: dict[str, Any]) -> None:
+        from django_smsverify.models import SmsDelivery
+
+        if record_id is None:
+            return
+        try:
+            SmsDelivery.objects.filter(pk=record_id, **match).update(
+                updated_at=timezone.now(), **fields
+            )
+        except Exception:
+            logger.exception("could not update the SMS delivery record")
+
+
+def _error_fields(error: SmsSendError | None) -> dict[str, Any]:
+    return {
+        "error_code": ((error and error.provider_code) or "")[:100],
+        "error_message": (error.detail if error else "")[:2000],
+        "transient": bool(error and error.transient),
+    }

@@ -117,6 +117,9 @@ def send_code(
     lock-out in one atomic step that also stores the new code (replacing the
     previous one). If the SMS cannot be sent, what the step consumed is given
     back and :class:`~django_smsverify.exceptions.SmsSendError` propagates.
+    With ``SMSVERIFY["DELIVERY"] = "celery"`` the SMS is only queued; if the
+    broker refuses it, the same is given back and ``ServiceUnavailable`` is
+    raised.
 
     Raises :class:`~django_smsverify.exceptions.InvalidPhoneNumber`,
     :class:`~django_smsverify.exceptions.RateLimited` (with ``retry_after``),
@@ -135,15 +138,27 @@ def send_code(
     if fixed is None:
         factory = message_factory or delivery.build_message
         message = factory(e164, code, purpose, app_settings.CODE_TTL)
+        released = False
+
+        def release() -> None:
+            # Once only: release_send uncounts the quotas, so a second call
+            # would hand back more than was taken. With Celery delivery
+            # dispatch() calls this itself when the task cannot be queued
+            # (possibly later, when a surrounding transaction commits).
+            nonlocal released
+            if not released:
+                released = True
+                _release(store, keys, hashed, now)
+
         try:
-            delivery.dispatch(message)
+            delivery.dispatch(message, expires_in=app_settings.CODE_TTL, on_enqueue_failure=release)
         except SmsSendError as exc:
             if not notice:
-                _release(store, keys, hashed, now)
+                release()
                 raise
             logger.warning("notice SMS to %s failed: %s", _mask(e164), exc.provider_code or "-")
         except BaseException:
-            _release(store, keys, hashed, now)
+            release()
             raise
     logger.info("verification code sent to %s for %s", _mask(e164), purpose)
     if not notice:
