@@ -94,3 +94,10 @@ def test_codes_are_never_logged(caplog, capfd, store_cache, settings):
         assert PHONE not in text and PHONE[3:] not in text, text
     for code in codes:
         assert code not in out + err
+
+
+def test_ip_key_untouched_when_the_ip_quota_is_off(redis_cache, settings):
+    settings.SMSVERIFY = {"SEND_LIMITS": {"IP_PER_HOUR": None}}
+    verification.send_code(PHONE, "register", ip="203.0.113.9")
+    tags = {re.search(rb"\{([0-9a-f]{32})\}", key).group(1) for key in redis_cache.scan_iter()}
+    assert len(tags) == 1  # only the number's slot
