@@ -1,0 +1,152 @@
+"""Fuzzing (Hypothesis): arbitrary text and bytes in every form and JSON field of
+the web flows never give a 500 and never send an SMS."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import django_smsverify
+
+PAGES = [
+    "/accounts/phone/register/",
+    "/accounts/phone/login/",
+    "/accounts/phone/password/reset/",
+    "/accounts/phone/change/",
+]
+FIELDS = [
+    "phone",
+    "purpose",
+    "code",
+    "password",
+    "password1",
+    "password2",
+    "captcha_0",
+    "captcha_1",
+    "action",
+    "method",
+    "next",
+]
+
+# Text, including NUL, surrogate-free unicode, huge strings and number-like text.
+text = st.one_of(
+    st.text(max_size=200),
+    st.text(alphabet=st.characters(codec="utf-8"), min_size=1000, max_size=20_000),
+    st.from_regex(r"[+０-９0-9 ()\-.]{0,40}", fullmatch=True),
+    st.sampled_from(
+        [
+            "",
+            "\x00",
+            "send_code",
+            "password",
+            "register",
+            "13800138000",
+            "+8613800138000",
+            "https://evil.example/",
+            "-1",
+            "9" * 400,
+        ]
+    ),
+)
+form_data = st.dictionaries(st.sampled_from(FIELDS), text, max_size=len(FIELDS))
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | text,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _captcha_on(settings):
+    # The real captcha stays on: fuzzed requests must never get past it.
+    settings.SMSVERIFY = {}
+
+
+def assert_no_500_and_nothing_sent(response):
+    assert response.status_code < 500 or response.status_code == 503, response.status_code
+    assert response.status_code != 500
+    assert django_smsverify.outbox == []
+
+
+@pytest.fixture
+def member(django_user_model):
+    return django_user_model.objects.create_user(username="member", password="x")
+
+
+@FUZZ
+@given(page=st.sampled_from(PAGES), data=form_data, logged_in=st.booleans())
+def test_pages_survive_any_form(page, data, logged_in, member):
+    client = Client()
+    if logged_in:
+        client.force_login(member)
+    response = client.post(page, data)
+    assert_no_500_and_nothing_sent(response)
+
+
+@FUZZ
+@given(data=form_data)
+def test_send_code_form_encoded(data):
+    assert_no_500_and_nothing_sent(Client().post("/accounts/phone/send-code/", data))
+
+
+@FUZZ
+@given(
+    body=st.dictionaries(
+        st.sampled_from([*FIELDS, "captcha", "captcha_key", "captcha_answer"]),
+        json_values,
+        max_size=6,
+    )
+    | json_values
+)
+def test_send_code_any_json(body):
+    response = Client().post(
+        "/accounts/phone/send-code/", json.dumps(body), content_type="application/json"
+    )
+    assert_no_500_and_nothing_sent(response)
+
+
+@FUZZ
+@given(
+    raw=st.binary(max_size=2000),
+    content_type=st.sampled_from(
+        [
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+            "text/plain",
+            "application/json; charset=utf-8",
+        ]
+    ),
+)
+def test_send_code_any_bytes(raw, content_type):
+    response = Client().post("/accounts/phone/send-code/", raw, content_type=content_type)
+    assert_no_500_and_nothing_sent(response)
+
+
+@FUZZ
+@given(phone=text)
+def test_phone_status_any_text(phone, settings):
+    settings.SMSVERIFY = {"PREVENT_ENUMERATION": False, "PHONE_STATUS_LIMIT": 100_000}
+    assert_no_500_and_nothing_sent(Client().get("/accounts/phone/status/", {"phone": phone}))
+
+
+@FUZZ
+@given(key=text, scale=text)
+def test_captcha_image_any_key(key, scale):
+    from urllib.parse import quote
+
+    response = Client().get(f"/accounts/phone/captcha/{quote(key, safe='')}.png", {"scale": scale})
+    assert response.status_code in (200, 404)
