@@ -28,7 +28,7 @@ import django_smsverify  # noqa: E402
 
 project = "django-smsverify"
 author = "django-smsverify contributors"
-copyright = "2026, django-smsverify contributors"  # noqa: A001
+copyright = "2026, django-smsverify contributors"
 release = django_smsverify.__version__
 version = release
 

@@ -11,6 +11,7 @@ LocMem and on a real Redis. Invariants checked after every step:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 import time_machine
@@ -18,7 +19,7 @@ from django.core.cache import caches
 from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import django_smsverify
 from django_smsverify import verification
@@ -86,8 +87,7 @@ class EngineModel(RuleBasedStateMachine):
         if self._in_window(key):  # wrong guesses keep counting against the new code
             self.window_end[key] = max(self.window_end[key], self.now + TTL)
 
-    @rule(phone=st.sampled_from(PHONES), purpose=st.sampled_from(PURPOSES),
-          correct=st.booleans())
+    @rule(phone=st.sampled_from(PHONES), purpose=st.sampled_from(PURPOSES), correct=st.booleans())
     def check(self, phone, purpose, correct):
         key = (phone, purpose)
         latest = self.code.get(key)
@@ -138,7 +138,7 @@ class EngineModel(RuleBasedStateMachine):
     @invariant()
     def cooldown_respected(self):
         for times in self.sends.values():
-            for a, b in zip(times, times[1:]):
+            for a, b in itertools.pairwise(times):
                 assert b - a >= COOLDOWN, "two sends within the cooldown"
 
     @invariant()

@@ -139,7 +139,9 @@ def test_provider_failure_is_a_clear_503_and_loses_nothing(client, ronglian, mod
     assert time.monotonic() - started < 2.5  # the read timeout, not the provider, decides
     assert response.status_code == 503
     body = response.json()
-    assert body["errors"]["__all__"] == ["The text message could not be sent. Please try again later."]
+    assert body["errors"]["__all__"] == [
+        "The text message could not be sent. Please try again later."
+    ]
     failed = SmsDelivery.objects.get()
     assert failed.status == "failed"
     assert failed.transient is True

@@ -14,7 +14,7 @@ import tempfile
 import venv
 from pathlib import Path
 
-SETTINGS_TAIL = '''
+SETTINGS_TAIL = """
 # Added by tests/packaging/fresh_site.py, as the quickstart says.
 INSTALLED_APPS += ["django_smsverify"]
 AUTHENTICATION_BACKENDS = [
@@ -26,12 +26,12 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                       "LOCATION": "redis://127.0.0.1:6379/9"}}
 DEBUG = False
 ALLOWED_HOSTS = ["example.com"]
-'''
+"""
 
-URLS_TAIL = '''
+URLS_TAIL = """
 from django.urls import include
 urlpatterns += [path("accounts/phone/", include("django_smsverify.urls"))]
-'''
+"""
 
 
 def run(*args: str, cwd: Path | None = None) -> str:
