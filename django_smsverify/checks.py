@@ -1,6 +1,7 @@
 """System checks. Ids: ``smsverify.E0xx``/``W0xx`` core, ``E1xx`` providers,
-``E2xx`` captcha, ``E3xx`` web, ``E4xx``/``W4xx`` Celery delivery. Each id has a
-test (``tests/test_checks.py``; the E4xx ones in ``tests/test_celery_checks.py``)."""
+``E2xx`` captcha, ``E3xx`` web, ``E4xx``/``W4xx`` Celery delivery, ``E5xx`` REST
+API. Each id has a test (``tests/test_checks.py``; the E4xx ones in
+``tests/test_celery_checks.py``, the E5xx ones in ``tests/test_api_checks.py``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.utils.module_loading import import_string
 from django_smsverify.backends import checks as backend_checks  # noqa: F401 - registers E1xx
 from django_smsverify.captcha import checks as captcha_checks  # noqa: F401 - registers E2xx/W2xx
 from django_smsverify.conf import DEFAULTS, SEND_LIMIT_KEYS, app_settings
+from django_smsverify.contrib.rest_framework import checks as drf_checks  # noqa: F401 - E5xx
 
 # NIST SP 800-63B (5.1.3) and OWASP ASVS (2.7) cap out-of-band codes at 10 minutes.
 MAX_RECOMMENDED_TTL = 600

@@ -46,6 +46,10 @@ DEFAULTS: dict[str, Any] = {
         "RETRY_BACKOFF_MAX": 60,
         "RETRY_JITTER": True,
     },
+    # The optional REST API (django_smsverify.contrib.rest_framework); see AppSettings.DRF.
+    "DRF": {
+        "TOKEN_HOOK": "django_smsverify.contrib.rest_framework.tokens.session_login",
+    },
     "PREVENT_ENUMERATION": True,
     "ADAPTER": "django_smsverify.adapter.DefaultAdapter",
     "TEST_NUMBERS": {},
@@ -96,6 +100,17 @@ class CelerySettings:
     RETRY_BACKOFF: float
     RETRY_BACKOFF_MAX: float
     RETRY_JITTER: bool
+
+
+@dataclass(frozen=True)
+class DrfSettings:
+    """The merged ``SMSVERIFY["DRF"]`` options (see :attr:`AppSettings.DRF`).
+
+    Values are as the site wrote them; the system checks validate them
+    (``smsverify.E501``, ``smsverify.E502``).
+    """
+
+    TOKEN_HOOK: str
 
 
 class AppSettings:
@@ -266,6 +281,30 @@ class AppSettings:
         if isinstance(value, dict):
             merged.update({k: v for k, v in value.items() if k in merged})
         return CelerySettings(**merged)
+
+    @property
+    def DRF(self) -> DrfSettings:
+        """Options of the REST API, ``django_smsverify.contrib.rest_framework``
+        (``pip install "django-smsverify[drf]"``). A dict; keys left out keep
+        their default:
+
+        - ``TOKEN_HOOK`` (``"django_smsverify.contrib.rest_framework.tokens.session_login"``):
+          dotted path of a callable ``hook(request, user) -> dict`` run after
+          a user registers or logs in through the API. Its dict is merged into
+          the answer next to ``user_id`` and must hold ``"token"``. The default
+          logs the user in with a Django session and answers
+          ``"token": None`` (the API then checks CSRF on those endpoints, like
+          Django's login view). ``...tokens.simplejwt_tokens`` answers
+          djangorestframework-simplejwt ``access``/``refresh`` tokens instead.
+
+        Invalid options are system-check errors (``smsverify.E501``,
+        ``smsverify.E502``). See ``docs/api.rst``.
+        """
+        value = self._get("DRF")
+        merged = dict(DEFAULTS["DRF"])
+        if isinstance(value, dict):
+            merged.update({k: v for k, v in value.items() if k in merged})
+        return DrfSettings(**merged)
 
     @property
     def PREVENT_ENUMERATION(self) -> bool:

@@ -163,24 +163,38 @@ def phone_status(request: HttpRequest) -> HttpResponse:
     """
     if app_settings.PREVENT_ENUMERATION:
         return json_errors({"__all__": [FORM_MESSAGES["not_found"]]}, status=404)
-    adapter = get_adapter()
-    ip = adapter.get_client_ip(request) or "-"
     try:
-        get_store().hit(
-            limit_key("phone_status", ip),
-            app_settings.PHONE_STATUS_LIMIT,
-            HOUR_MS,
-            int(time.time() * 1000),
-        )
+        phone, registered = lookup_phone_status(request, request.GET.get("phone", ""))
     except RateLimited as exc:
         return rate_limited(exc)
     except ServiceUnavailable as exc:
         return unavailable(exc)
-    try:
-        phone = normalize(request.GET.get("phone", ""))
     except InvalidPhoneNumber as exc:
         return json_errors({"phone": [exc.message]})
-    return JsonResponse({"ok": True, "phone": phone, "registered": adapter.is_registered(phone)})
+    return JsonResponse({"ok": True, "phone": phone, "registered": registered})
+
+
+def lookup_phone_status(request: Any, text: str) -> tuple[str, bool]:
+    """Count one ``phone_status`` look-up for the client IP, then normalise
+    ``text`` and say whether it is registered: ``(e164, registered)``.
+
+    Shared by this view and the REST API. Callers answer 404 first when
+    ``PREVENT_ENUMERATION`` is on. Raises
+    :class:`~django_smsverify.exceptions.RateLimited` (``PHONE_STATUS_LIMIT``
+    per hour; bad numbers count too, so the limit cannot be probed for free),
+    :class:`~django_smsverify.exceptions.ServiceUnavailable` and
+    :class:`~django_smsverify.exceptions.InvalidPhoneNumber`.
+    """
+    adapter = get_adapter()
+    ip = adapter.get_client_ip(request) or "-"
+    get_store().hit(
+        limit_key("phone_status", ip),
+        app_settings.PHONE_STATUS_LIMIT,
+        HOUR_MS,
+        int(time.time() * 1000),
+    )
+    phone = normalize(text)
+    return phone, adapter.is_registered(phone)
 
 
 # Pages ----------------------------------------------------------------------

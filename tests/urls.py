@@ -19,6 +19,7 @@ def welcome(request: HttpRequest) -> HttpResponse:
 
 urlpatterns: list = [
     path("accounts/phone/", include("django_smsverify.urls")),
+    path("api/phone/", include("django_smsverify.contrib.rest_framework.urls")),
     path("welcome/", welcome),
     path("admin/", admin.site.urls),
 ]
