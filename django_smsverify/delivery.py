@@ -43,6 +43,8 @@ class Recorder(Protocol):
         self, record_id: Any, status: SmsStatus | None, error: SmsSendError | None
     ) -> None: ...
 
+    def completed(self, message: SmsMessage, backend: str, error: SmsSendError | None) -> None: ...
+
     def retrying(self, record_id: Any, error: SmsSendError) -> None: ...
 
     def failed_if_queued(self, record_id: Any, error: SmsSendError) -> None: ...
@@ -60,6 +62,9 @@ class NullRecorder:
     def finished(
         self, record_id: Any, status: SmsStatus | None, error: SmsSendError | None
     ) -> None:
+        return None
+
+    def completed(self, message: SmsMessage, backend: str, error: SmsSendError | None) -> None:
         return None
 
     def retrying(self, record_id: Any, error: SmsSendError) -> None:
@@ -125,14 +130,15 @@ def dispatch(
         raise SmsConfigurationError(
             f'SMSVERIFY["DELIVERY"] = {mode!r} is not supported; use "sync" or "celery".'
         )
-    record = _recorder.queued(message, app_settings.SMS_BACKEND)
-    _recorder.attempted(record)
+    # Sync mode writes one record, once the outcome is known: one INSERT in
+    # the hot path instead of three writes, and no row left "queued" forever
+    # if the process dies during the provider call.
     try:
         get_connection().send_messages([message])
     except SmsSendError as exc:
-        _recorder.finished(record, message.status, exc)
+        _recorder.completed(message, app_settings.SMS_BACKEND, exc)
         raise
-    _recorder.finished(record, message.status, None)
+    _recorder.completed(message, app_settings.SMS_BACKEND, None)
     return message.status
 
 

@@ -74,6 +74,31 @@ class DatabaseRecorder:
         except Exception:
             logger.exception("could not update the SMS delivery record")
 
+    def completed(self, message: SmsMessage, backend: str, error: SmsSendError | None) -> None:
+        """Write the finished record of a synchronous send in one INSERT."""
+        from django_smsverify.models import SmsDelivery
+
+        status = message.status
+        now = timezone.now()
+        fields: dict[str, Any] = {
+            "phone": ",".join(message.to)[:20],
+            "purpose": message.purpose or "",
+            "backend": backend[:200],
+            "attempts": 1,
+        }
+        if error is None and status is not None and status.status == SENT:
+            fields.update(
+                status=SmsDelivery.Status.SENT,
+                provider_message_id=(status.message_id or "")[:200],
+                sent_at=now,
+            )
+        else:
+            fields.update(status=SmsDelivery.Status.FAILED, **_error_fields(error))
+        try:
+            SmsDelivery.objects.create(**fields)
+        except Exception:
+            logger.exception("could not create the SMS delivery record")
+
     def retrying(self, record_id: Any, error: SmsSendError) -> None:
         """A try failed with a transient error and another is scheduled: keep
         the status ``queued`` and show the error."""
