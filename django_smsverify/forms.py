@@ -150,15 +150,20 @@ class SendCodeForm(RequestForm):
         )
 
 
-class CodeCheckMixin:
-    """Checks ``code`` for the cleaned ``phone`` last, after every other field."""
+class PhoneCodeForm(RequestForm):
+    """A number and the code sent to it for ``purpose``.
+
+    :meth:`check_code` runs the engine's check; subclasses call it last in
+    ``clean()``, after every other field, so a typo elsewhere never burns a code.
+    """
 
     purpose = ""
     code_field = "code"
-    phone_field = "phone"
+    phone = PhoneNumberField()
+    code = SmsCodeField()
 
     def check_code(self, phone: str) -> str | None:
-        form: forms.Form = self  # type: ignore[assignment]
+        form: forms.Form = self
         try:
             return verification.check_code(
                 phone,
@@ -207,12 +212,10 @@ def _password_fields() -> tuple[forms.CharField, forms.CharField]:
     )
 
 
-class RegistrationForm(CodeCheckMixin, SetPasswordMixin, RequestForm):
+class RegistrationForm(SetPasswordMixin, PhoneCodeForm):
     """Sign up with a number, the code sent to it, and a password typed twice."""
 
     purpose = "register"
-    phone = PhoneNumberField()
-    code = SmsCodeField()
     password1, password2 = _password_fields()
 
     def clean(self) -> dict[str, Any]:
@@ -246,12 +249,10 @@ class RegistrationForm(CodeCheckMixin, SetPasswordMixin, RequestForm):
             return None
 
 
-class SmsLoginForm(CodeCheckMixin, RequestForm):
+class SmsLoginForm(PhoneCodeForm):
     """Log in with a number and the code sent to it (no password)."""
 
     purpose = "login"
-    phone = PhoneNumberField()
-    code = SmsCodeField()
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -300,12 +301,10 @@ class PasswordLoginForm(RequestForm):
         return self.user
 
 
-class PasswordResetForm(CodeCheckMixin, SetPasswordMixin, RequestForm):
+class PasswordResetForm(SetPasswordMixin, PhoneCodeForm):
     """Set a new password after proving, by code, that one owns the number."""
 
     purpose = "reset_password"
-    phone = PhoneNumberField()
-    code = SmsCodeField()
     password1, password2 = _password_fields()
 
     def clean(self) -> dict[str, Any]:
@@ -329,12 +328,11 @@ class PasswordResetForm(CodeCheckMixin, SetPasswordMixin, RequestForm):
         return self.user
 
 
-class PhoneChangeForm(CodeCheckMixin, RequestForm):
+class PhoneChangeForm(PhoneCodeForm):
     """Move the logged-in user to a new number, proven by a code sent to it."""
 
     purpose = "change_phone"
     phone = PhoneNumberField(label=_("New mobile number"))
-    code = SmsCodeField()
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -377,6 +375,7 @@ __all__ = [
     "PasswordLoginForm",
     "PasswordResetForm",
     "PhoneChangeForm",
+    "PhoneCodeForm",
     "RateLimited",
     "RegistrationForm",
     "SendCodeForm",

@@ -284,7 +284,14 @@ def _on_revoked(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
     if not isinstance(task_kwargs, dict):
         return
     reason = _expired() if kwargs.get("expired") else _error("revoked", "the task was revoked")
-    get_recorder().failed_if_queued(task_kwargs.get("record_id"), reason)
+    try:
+        get_recorder().failed_if_queued(task_kwargs.get("record_id"), reason)
+    finally:
+        # This runs in the worker's consumer thread, outside any task, where
+        # nothing else would ever close the database connection it opened.
+        from django.db import connections
+
+        connections.close_all()
     handoff_id = task_kwargs.get("handoff_id")
     if isinstance(handoff_id, str):
         try:

@@ -37,3 +37,4 @@ app.conf.update(
     },
 )
 app.autodiscover_tasks(["django_smsverify"])
+

@@ -330,7 +330,9 @@ def _dead_broker_url() -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
-def test_broker_down_answers_503_and_gives_back_the_limits(configure, broker, fake):
+def test_broker_down_answers_503_and_gives_back_the_limits(configure, broker, fake, monkeypatch):
+    # Celery lets CELERY_BROKER_URL override every app's broker_url.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     configure(SEND_LIMITS={"PHONE_PER_HOUR": 1, "PHONE_PER_DAY": 1, "IP_PER_HOUR": 1})
     dead = Celery("dead_broker", broker=_dead_broker_url(), set_as_current=False)
     dead.conf.broker_connection_retry_on_startup = True
