@@ -37,4 +37,3 @@ app.conf.update(
     },
 )
 app.autodiscover_tasks(["django_smsverify"])
-

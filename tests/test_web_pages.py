@@ -247,8 +247,11 @@ def test_store_down_on_a_page_is_503(client, settings):
 
 def test_key_messages_are_translated(client):
     with translation.override("zh-hans"):
-        bad = client.post(PAGES["login"], {"method": "password", "phone": PHONE, "password": "x"},
-                          HTTP_ACCEPT_LANGUAGE="zh-hans")
+        bad = client.post(
+            PAGES["login"],
+            {"method": "password", "phone": PHONE, "password": "x"},
+            HTTP_ACCEPT_LANGUAGE="zh-hans",
+        )
         page = client.get(PAGES["login"], HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "手机号码或密码错误。" in bad.content.decode()
     assert ">验证码" in page
