@@ -283,7 +283,10 @@ def test_no_retry_after_the_code_expired(worker, fake, configure):
     send()
     record = wait_final()
     assert record.status == SmsDelivery.Status.FAILED
-    assert record.error_code == "500"
+    # Which of two correct endings closes the record depends on worker timing:
+    # the task gives up with the provider's error, or its last retry, queued
+    # just inside the expiry, is taken after it and discarded as expired.
+    assert record.error_code in ("500", "expired")
     tries = len(fake.requests)
     assert 2 <= tries <= 11  # 0.2 to 0.4 s apart within 2 s
     assert time.time() - started < 4  # closed right after the last try before expiry
