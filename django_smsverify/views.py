@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -113,21 +114,40 @@ def request_data(request: HttpRequest) -> QueryDict | dict[str, Any]:
     return request.POST
 
 
-def perform_send(form: Any) -> tuple[SendResult | None, HttpResponse | None]:
-    """Validate a send-code form and send; return the result or a JSON error answer."""
+@dataclass(frozen=True)
+class SendFailure:
+    """Why a send-code request was refused: the HTTP status to answer, the
+    errors by field, and for 429 the seconds to wait."""
+
+    status: int
+    errors: dict[str, list[str]]
+    retry_after: int | None = None
+
+    def response(self) -> JsonResponse:
+        extra = {"retry_after": self.retry_after} if self.retry_after else {}
+        response = json_errors(self.errors, status=self.status, **extra)
+        if self.status == 429:
+            response["Retry-After"] = str(self.retry_after)
+        elif self.status == 503:
+            response["Retry-After"] = "30"
+        return response
+
+
+def attempt_send(form: Any) -> SendResult | SendFailure:
+    """Validate a send-code form and send: the result, or why not."""
     if not form.is_valid():
         if form.is_unavailable():
-            return None, unavailable()
-        return None, json_errors(form_errors(form))
+            return SendFailure(503, {"__all__": [str(ServiceUnavailable.default_message)]})
+        return SendFailure(400, form_errors(form))
     try:
-        return form.send(), None
+        return form.send()
     except RateLimited as exc:
-        return None, rate_limited(exc)
+        return SendFailure(429, {"__all__": [str(exc.message)]}, exc.retry_after)
     except ServiceUnavailable as exc:
-        return None, unavailable(exc)
+        return SendFailure(503, {"__all__": [str(exc.message)]})
     except SmsSendError as exc:
         logger.warning("code not sent: %s", exc)
-        return None, unavailable(exc)
+        return SendFailure(503, {"__all__": [str(exc.message)]})
 
 
 # JSON endpoints -------------------------------------------------------------
@@ -145,11 +165,10 @@ def send_code(request: HttpRequest) -> HttpResponse:
         data = request_data(request)
     except ValueError:
         return json_errors({"__all__": [FORM_MESSAGES["invalid_json"]]})
-    form = get_form_class("send_code")(data, request=request)
-    result, error = perform_send(form)
-    if result is None:
-        return error  # type: ignore[return-value]
-    return sent(result)
+    outcome = attempt_send(get_form_class("send_code")(data, request=request))
+    if isinstance(outcome, SendFailure):
+        return outcome.response()
+    return sent(outcome)
 
 
 @require_GET
@@ -266,32 +285,31 @@ class FlowView(View):
 
     def post_send_code(self) -> HttpResponse:
         send_form = self.send_form(self.request.POST)
-        result, error = perform_send(send_form)
+        outcome = attempt_send(send_form)
         main = get_form_class(self.form_name)(
             request=self.request,
             initial={"phone": self.request.POST.get("phone", ""), "code": ""},
         )
-        if result is not None:
+        if isinstance(outcome, SendResult):
             fresh = get_form_class("send_code")(
-                request=self.request, purpose=self.purpose, initial={"phone": result.phone}
+                request=self.request, purpose=self.purpose, initial={"phone": outcome.phone}
             )
             return self.render_page(
                 send_form=fresh,
                 form=main,
                 code_sent=True,
-                resend_after=result.resend_after,
-                sent_to=result.phone,
+                resend_after=outcome.resend_after,
+                sent_to=outcome.phone,
             )
-        payload = json.loads(error.content)  # type: ignore[union-attr]
-        if error.status_code in (429, 503):  # type: ignore[union-attr]
-            send_form.is_valid()  # already validated; keeps its errors
-            for message in payload["errors"].get("__all__", []):
+        if outcome.status in (429, 503):
+            # Not a field's fault: show it above the form.
+            for message in outcome.errors.get("__all__", []):
                 send_form.add_error(None, message)
         return self.render_page(
-            status=error.status_code,  # type: ignore[union-attr]
+            status=outcome.status,
             send_form=send_form,
             form=main,
-            resend_after=payload.get("retry_after"),
+            resend_after=outcome.retry_after,
         )
 
     def form_valid(self, form: Any) -> HttpResponse | None:
