@@ -38,6 +38,21 @@ CACHE_CONFIGS = {
 }
 
 
+#: Caches whose server is down (nothing listens on port 1), for outage tests.
+DOWN_CACHE_CONFIGS = {
+    "django-redis": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+    },
+    "redis": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    },
+}
+
+
 def redis_client():
     import redis
 

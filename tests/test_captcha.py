@@ -20,6 +20,7 @@ from django_smsverify import captcha
 from django_smsverify.captcha.challenge import answer_for, normalize_answer
 from django_smsverify.conf import app_settings
 from django_smsverify.exceptions import ServiceUnavailable
+from tests.conftest import DOWN_CACHE_CONFIGS
 
 GARBAGE_KEYS = [
     "",
@@ -264,18 +265,7 @@ def test_test_mode_accepts_the_test_answer_with_any_key(store_cache, settings):
 
 # Outage ----------------------------------------------------------------------------------
 
-DOWN_CACHES = {
-    "django-redis": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
-    },
-    "redis": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",
-        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-    },
-}
+DOWN_CACHES = DOWN_CACHE_CONFIGS
 
 
 @pytest.fixture(params=["locmem", *DOWN_CACHES])

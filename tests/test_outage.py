@@ -7,20 +7,12 @@ import pytest
 import django_smsverify
 from django_smsverify import verification
 from django_smsverify.exceptions import ServiceUnavailable
+from tests.conftest import DOWN_CACHE_CONFIGS
 
 PHONE = "+8613800138000"
 
 DOWN = {
-    "django-redis": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
-    },
-    "redis": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",
-        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-    },
+    **DOWN_CACHE_CONFIGS,
     "generic": {"BACKEND": "tests.broken_cache.BrokenCache"},
 }
 
