@@ -5,19 +5,35 @@ API. Each id has a test (``tests/test_checks.py``; the E4xx ones in
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from django_smsverify.backends import checks as backend_checks  # noqa: F401 - registers E1xx
-from django_smsverify.captcha import checks as captcha_checks  # noqa: F401 - registers E2xx/W2xx
 from django_smsverify.conf import DEFAULTS, SEND_LIMIT_KEYS, app_settings
-from django_smsverify.contrib.rest_framework import checks as drf_checks  # noqa: F401 - E5xx
 
 # NIST SP 800-63B (5.1.3) and OWASP ASVS (2.7) cap out-of-band codes at 10 minutes.
 MAX_RECOMMENDED_TTL = 600
+
+
+def unknown_key_errors(
+    value: Mapping[str, Any], known: Iterable[str], where: str, check_id: str
+) -> list[Any]:
+    """One error per key of ``value`` not in ``known``, naming the key (typos are
+    the commonest configuration bug). ``where`` names the dict, e.g.
+    ``"SMSVERIFY['CELERY']"``; the hint lists ``known`` in the order given."""
+    known = list(known)
+    return [
+        Error(
+            f"Unknown key {key!r} in {where}.",
+            hint="Known keys: " + ", ".join(known) + ".",
+            id=check_id,
+        )
+        for key in value
+        if key not in known
+    ]
 
 
 @register(Tags.compatibility)
@@ -49,26 +65,12 @@ def check_unknown_keys(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="smsverify.E002",
             )
         ]
-    for key in raw:
-        if key not in DEFAULTS:
-            errors.append(
-                Error(
-                    f"Unknown key {key!r} in SMSVERIFY.",
-                    hint="Known keys: " + ", ".join(sorted(DEFAULTS)) + ".",
-                    id="smsverify.E002",
-                )
-            )
+    errors += unknown_key_errors(raw, sorted(DEFAULTS), "SMSVERIFY", "smsverify.E002")
     limits = raw.get("SEND_LIMITS") or {}
     if isinstance(limits, dict):
-        for key in limits:
-            if key not in SEND_LIMIT_KEYS:
-                errors.append(
-                    Error(
-                        f"Unknown key {key!r} in SMSVERIFY['SEND_LIMITS'].",
-                        hint="Known keys: " + ", ".join(SEND_LIMIT_KEYS) + ".",
-                        id="smsverify.E002",
-                    )
-                )
+        errors += unknown_key_errors(
+            limits, SEND_LIMIT_KEYS, "SMSVERIFY['SEND_LIMITS']", "smsverify.E002"
+        )
     return errors
 
 
@@ -253,15 +255,7 @@ def _celery_option_errors(value: Any) -> list[Any]:
     if not isinstance(value, dict):
         return [Error("SMSVERIFY['CELERY'] must be a dict.", id="smsverify.E401")]
     known = DEFAULTS["CELERY"]
-    errors: list[Any] = [
-        Error(
-            f"Unknown key {key!r} in SMSVERIFY['CELERY'].",
-            hint="Known keys: " + ", ".join(known) + ".",
-            id="smsverify.E401",
-        )
-        for key in value
-        if key not in known
-    ]
+    errors = unknown_key_errors(value, known, "SMSVERIFY['CELERY']", "smsverify.E401")
     merged = {**known, **{k: v for k, v in value.items() if k in known}}
 
     def bad(key: str, expected: str) -> None:
@@ -303,3 +297,9 @@ def _user() -> dict[str, Any]:
 def _int_or_none(key: str) -> int | None:
     value = _user().get(key, DEFAULTS[key])
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# Imported last: these modules register their checks and use the helpers above.
+from django_smsverify.backends import checks as backend_checks  # noqa: E402, F401 - E1xx
+from django_smsverify.captcha import checks as captcha_checks  # noqa: E402, F401 - E2xx/W2xx
+from django_smsverify.contrib.rest_framework import checks as drf_checks  # noqa: E402, F401 - E5xx

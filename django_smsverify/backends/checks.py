@@ -16,6 +16,7 @@ from django.core.checks import Error, Tags, register
 from django.utils.module_loading import import_string
 
 from django_smsverify.backends.templates import param_order_problems, template_setting_problems
+from django_smsverify.checks import unknown_key_errors
 from django_smsverify.conf import app_settings
 
 RONGLIAN_CREDENTIALS = {"ACCOUNT_SID": "E101", "AUTH_TOKEN": "E102", "APP_ID": "E103"}
@@ -158,16 +159,9 @@ def _template(raw: Mapping[str, Any], block: str, check_id: str) -> list[Any]:
 
 
 def _unknown_keys(raw: Mapping[str, Any], block: str, backend: Any, check_id: str) -> list[Any]:
-    known = list(backend.default_settings)
-    return [
-        Error(
-            f"Unknown key {key!r} in SMSVERIFY[{block!r}].",
-            hint="Known keys: " + ", ".join(known) + ".",
-            id=f"smsverify.{check_id}",
-        )
-        for key in raw
-        if key not in known
-    ]
+    return unknown_key_errors(
+        raw, backend.default_settings, f"SMSVERIFY[{block!r}]", f"smsverify.{check_id}"
+    )
 
 
 def _timeout(raw: Mapping[str, Any], block: str, check_id: str) -> list[Any]:

@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from django_smsverify.checks import unknown_key_errors
 from django_smsverify.conf import DEFAULTS
 
 # Inclusive bounds of the whole-number options.
@@ -69,15 +70,7 @@ def check_shape(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="smsverify.E202",
             )
         ]
-    return [
-        Error(
-            f"Unknown key {key!r} in SMSVERIFY['CAPTCHA'].",
-            hint="Known keys: " + ", ".join(known) + ".",
-            id="smsverify.E202",
-        )
-        for key in raw
-        if key not in DEFAULTS["CAPTCHA"]
-    ]
+    return unknown_key_errors(raw, known, "SMSVERIFY['CAPTCHA']", "smsverify.E202")
 
 
 @register(Tags.compatibility)

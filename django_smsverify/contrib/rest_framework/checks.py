@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.utils.module_loading import import_string
 
+from django_smsverify.checks import unknown_key_errors
 from django_smsverify.conf import DEFAULTS, app_settings
 
 
@@ -24,16 +25,7 @@ def check_drf(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     value = raw.get("DRF", DEFAULTS["DRF"]) if isinstance(raw, dict) else DEFAULTS["DRF"]
     if not isinstance(value, dict):
         return [Error("SMSVERIFY['DRF'] must be a dict.", id="smsverify.E501")]
-    known = DEFAULTS["DRF"]
-    errors: list[Any] = [
-        Error(
-            f"Unknown key {key!r} in SMSVERIFY['DRF'].",
-            hint="Known keys: " + ", ".join(known) + ".",
-            id="smsverify.E501",
-        )
-        for key in value
-        if key not in known
-    ]
+    errors = unknown_key_errors(value, DEFAULTS["DRF"], "SMSVERIFY['DRF']", "smsverify.E501")
     path = app_settings.DRF.TOKEN_HOOK
     problem = None
     try:
