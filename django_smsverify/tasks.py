@@ -34,7 +34,7 @@ arguments, checked again before each try. Permanent errors are never retried.
 from __future__ import annotations
 
 import logging
-import random
+import secrets
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -54,6 +54,9 @@ from django_smsverify.delivery import CELERY_PROVIDER, get_recorder
 from django_smsverify.exceptions import SmsSendError
 
 logger = logging.getLogger("django_smsverify.tasks")
+
+# Retry jitter; SystemRandom so no module-level random state is involved anywhere.
+_jitter = secrets.SystemRandom()
 
 #: The registered name of :func:`deliver_sms`.
 TASK_NAME = "django_smsverify.deliver_sms"
@@ -86,8 +89,7 @@ def retry_delay(attempt: int) -> float:
     options = app_settings.CELERY
     delay = min(float(options.RETRY_BACKOFF) * 2**attempt, float(options.RETRY_BACKOFF_MAX))
     if options.RETRY_JITTER:
-        # Timing jitter, not a secret: the random module is fine here.
-        delay = delay / 2 + random.uniform(0, delay / 2)  # noqa: S311
+        delay = delay / 2 + _jitter.uniform(0, delay / 2)
     return delay
 
 
