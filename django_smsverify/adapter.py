@@ -43,7 +43,7 @@ class DefaultAdapter:
         """Whether ``phone`` (E.164) belongs to a user."""
         from django_smsverify.models import PhoneNumber
 
-        return PhoneNumber.objects.filter(number=phone).exists()
+        return PhoneNumber.objects.is_taken(phone)
 
     def username_for_phone(self, phone: str) -> str:
         """The username given to a user created from ``phone``: the E.164 number,

@@ -152,6 +152,14 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                     id="smsverify.E006",
                 )
             )
+    records = _user().get("DELIVERY_RECORDS", DEFAULTS["DELIVERY_RECORDS"])
+    if not isinstance(records, bool):
+        errors.append(
+            Error(
+                f"SMSVERIFY['DELIVERY_RECORDS'] must be True or False; got {records!r}.",
+                id="smsverify.E006",
+            )
+        )
     if app_settings.DELIVERY not in ("sync", "celery"):
         errors.append(
             Error(

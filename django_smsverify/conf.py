@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
         "TEST_ANSWER": "PASSED",
     },
     "DELIVERY": "sync",
+    "DELIVERY_RECORDS": True,
     # Used when DELIVERY is "celery"; see AppSettings.CELERY.
     "CELERY": {
         "QUEUE": None,
@@ -251,6 +252,21 @@ class AppSettings:
         :attr:`CELERY` and ``docs/celery.rst``.
         """
         return str(self._get("DELIVERY"))
+
+    @property
+    def DELIVERY_RECORDS(self) -> bool:
+        """Whether each SMS dispatch writes an ``SmsDelivery`` row (default ``True``).
+
+        The rows are the history the admin shows: who was sent what kind of
+        message, through which backend, and how it went (never the code).
+        ``False`` keeps the database out of sending entirely: with
+        ``"sync"`` delivery that saves one committed ``INSERT`` per SMS, the
+        largest single cost of a send-code request (see ``docs/benchmarks.rst``).
+        Logging and the :data:`~django_smsverify.signals.code_sent` signal
+        still report every send; with ``"celery"`` the queued, retrying and
+        failed states are then visible only in the worker's log.
+        """
+        return bool(self._get("DELIVERY_RECORDS"))
 
     @property
     def CELERY(self) -> CelerySettings:

@@ -83,8 +83,13 @@ def set_recorder(recorder: Recorder) -> None:
     _recorder = recorder
 
 
+_NULL_RECORDER = NullRecorder()
+
+
 def get_recorder() -> Recorder:
-    return _recorder
+    """The installed recorder, or one that records nothing when
+    ``SMSVERIFY["DELIVERY_RECORDS"]`` is off."""
+    return _recorder if app_settings.DELIVERY_RECORDS else _NULL_RECORDER
 
 
 def minutes_of(ttl_seconds: int) -> int:
@@ -136,9 +141,9 @@ def dispatch(
     try:
         get_connection().send_messages([message])
     except SmsSendError as exc:
-        _recorder.completed(message, app_settings.SMS_BACKEND, exc)
+        get_recorder().completed(message, app_settings.SMS_BACKEND, exc)
         raise
-    _recorder.completed(message, app_settings.SMS_BACKEND, None)
+    get_recorder().completed(message, app_settings.SMS_BACKEND, None)
     return message.status
 
 
@@ -148,11 +153,12 @@ def _enqueue(
     # Imported here: the module needs Celery, which only this mode requires.
     from django_smsverify.tasks import deliver_sms, task_options
 
-    record = _recorder.queued(message, app_settings.SMS_BACKEND)
+    recorder = get_recorder()
+    record = recorder.queued(message, app_settings.SMS_BACKEND)
 
     def fail(code: str, detail: str, exc: BaseException) -> NoReturn:
         logger.error("SMS not queued: %s (%s)", detail, type(exc).__name__, exc_info=exc)
-        _recorder.finished(
+        recorder.finished(
             record,
             None,
             SmsSendError(detail, provider=CELERY_PROVIDER, provider_code=code, transient=True),

@@ -262,6 +262,16 @@ def test_provider_failing_twice_then_succeeding(worker, fake):
     assert (record.error_code, record.transient) == ("", False)
 
 
+def test_retries_still_deliver_with_delivery_records_off(worker, fake, configure):
+    configure(DELIVERY_RECORDS=False)
+    fake.script = ["http500", "ok"]
+    catcher = CodeCatcher()
+    send(catcher)
+    assert wait_for(lambda: len(fake.requests) == 2)
+    assert fake.requests[1].json["datas"][0] == catcher.codes[0]
+    assert not SmsDelivery.objects.exists()
+
+
 def test_transient_errors_stop_after_max_retries(worker, fake, configure):
     configure(CELERY={"MAX_RETRIES": 2, "RETRY_BACKOFF": 0.05, "RETRY_BACKOFF_MAX": 0.1})
     fake.reply("http500")

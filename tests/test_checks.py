@@ -89,11 +89,19 @@ def test_e006_invalid_values(settings):
         "MAX_ATTEMPTS": 0,
         "SEND_LIMITS": {"PHONE_PER_DAY": -1},
         "DELIVERY": "rabbit",
+        "DELIVERY_RECORDS": "no",
     }
     messages = smsverify_checks.check_values()
-    assert ids(messages) == ["smsverify.E006"] * 5
+    assert ids(messages) == ["smsverify.E006"] * 6
     text = " ".join(m.msg for m in messages)
-    for key in ("CODE_LENGTH", "CODE_TTL", "MAX_ATTEMPTS", "PHONE_PER_DAY", "DELIVERY"):
+    for key in (
+        "CODE_LENGTH",
+        "CODE_TTL",
+        "MAX_ATTEMPTS",
+        "PHONE_PER_DAY",
+        "'DELIVERY'",
+        "DELIVERY_RECORDS",
+    ):
         assert key in text
 
 

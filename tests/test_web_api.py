@@ -155,6 +155,15 @@ def test_each_send_leaves_a_delivery_record_without_the_code(client):
     assert last_code() not in values
 
 
+def test_delivery_records_off_sends_without_touching_the_table(client, settings):
+    settings.SMSVERIFY = {**getattr(settings, "SMSVERIFY", {}), "DELIVERY_RECORDS": False}
+    assert send(client).status_code == 200
+    assert len(django_smsverify.outbox) == 1
+    settings.SMS_BACKEND = "tests.failing_backend.SmsBackend"
+    assert send(client, phone="+8613900139000").status_code == 503
+    assert not SmsDelivery.objects.exists()
+
+
 def test_csrf_is_enforced():
     client = Client(enforce_csrf_checks=True)
     response = client.post(URL, {"phone": PHONE, "purpose": "register"})
