@@ -211,4 +211,5 @@ FORM_MESSAGES: dict[str, Any] = {
     "login_required": _("Log in first."),
     "invalid_json": _("The request body is not valid JSON."),
     "not_found": _("Not found."),
+    "invalid_choice": _("Select a valid choice. That choice is not one of the available choices."),
 }

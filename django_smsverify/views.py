@@ -96,7 +96,10 @@ def request_data(request: HttpRequest) -> QueryDict | dict[str, Any]:
     Raises ``ValueError`` for a JSON body that is not a JSON object.
     """
     if request.content_type == "application/json":
-        data = json.loads(request.body or b"{}")
+        try:
+            data = json.loads(request.body or b"{}")
+        except RecursionError as exc:  # nested too deep: bad input, not a crash
+            raise ValueError("nested too deep") from exc
         if not isinstance(data, dict):
             raise ValueError("not an object")
         flat: dict[str, Any] = {}

@@ -150,3 +150,12 @@ def test_captcha_image_any_key(key, scale):
 
     response = Client().get(f"/accounts/phone/captcha/{quote(key, safe='')}.png", {"scale": scale})
     assert response.status_code in (200, 404)
+
+
+def test_send_code_json_nested_too_deep_is_400():
+    # json.loads raises RecursionError, not ValueError, for this (was a 500).
+    response = Client().post(
+        "/accounts/phone/send-code/", b"[" * 100_000, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert django_smsverify.outbox == []

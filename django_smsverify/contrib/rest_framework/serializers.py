@@ -25,7 +25,7 @@ from rest_framework.settings import api_settings  # noqa: E402
 
 from django_smsverify import captcha  # noqa: E402
 from django_smsverify.captcha.fields import CaptchaField  # noqa: E402
-from django_smsverify.exceptions import ServiceUnavailable  # noqa: E402
+from django_smsverify.exceptions import FORM_MESSAGES, ServiceUnavailable  # noqa: E402
 from django_smsverify.forms import get_form_class  # noqa: E402
 
 #: API names of the captcha's two parts (the form reads ``captcha_0``/``captcha_1``).
@@ -59,7 +59,11 @@ def _api_fields(name: str, field: forms.Field) -> list[tuple[str, serializers.Fi
         return [(name, serializers.BooleanField(**common), name)]
     if isinstance(field, forms.ChoiceField):
         choices = [(value, label) for value, label in field.choices if value != ""]
-        return [(name, serializers.ChoiceField(choices=choices, **common), name)]
+        # REST framework's own message repeats the input; a lone surrogate
+        # there makes its UTF-8 JSON renderer fail (a 500).
+        messages = {"invalid_choice": FORM_MESSAGES["invalid_choice"]}
+        choice = serializers.ChoiceField(choices=choices, error_messages=messages, **common)
+        return [(name, choice, name)]
     password = isinstance(field.widget, forms.PasswordInput)
     return [
         (

@@ -27,7 +27,7 @@ from django.utils.cache import add_never_cache_headers  # noqa: E402
 from django.utils.translation import gettext_lazy as _  # noqa: E402
 from rest_framework import status  # noqa: E402
 from rest_framework.authentication import SessionAuthentication  # noqa: E402
-from rest_framework.exceptions import APIException, NotFound  # noqa: E402
+from rest_framework.exceptions import APIException, NotFound, ParseError  # noqa: E402
 from rest_framework.generics import GenericAPIView  # noqa: E402
 from rest_framework.permissions import AllowAny, IsAuthenticated  # noqa: E402
 from rest_framework.request import Request  # noqa: E402
@@ -123,7 +123,15 @@ class SmsVerifyAPIView(GenericAPIView):
 
     def validated_form(self, request: Request) -> Any:
         """Run the view's serializer (and so its form) on the request body."""
-        serializer = self.get_serializer(data=request.data)
+        try:
+            data = request.data
+        except (RecursionError, ValueError) as exc:
+            # REST framework turns only some parser failures into a 400: JSON
+            # nested too deep (RecursionError) and a body in a charset that
+            # cannot decode it (UnicodeError from the form and multipart
+            # parsers) would otherwise be a 500.
+            raise ParseError() from exc
+        serializer = self.get_serializer(data=data)
         serializer.is_valid(raise_exception=True)
         self._serializer = serializer
         return serializer.form
