@@ -15,12 +15,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.decorators import method_decorator
@@ -93,7 +96,9 @@ def sent(result: SendResult) -> JsonResponse:
 def request_data(request: HttpRequest) -> QueryDict | dict[str, Any]:
     """The posted fields, from a JSON body or a form-encoded one.
 
-    Raises ``ValueError`` for a JSON body that is not a JSON object.
+    Raises ``ValueError`` for a JSON body that is not a JSON object, and
+    ``ValueError`` or ``LookupError`` for a form body in a charset that cannot
+    decode it.
     """
     if request.content_type == "application/json":
         try:
@@ -166,7 +171,7 @@ def send_code(request: HttpRequest) -> HttpResponse:
     """
     try:
         data = request_data(request)
-    except ValueError:
+    except (ValueError, LookupError):  # see readable_post
         return json_errors({"__all__": [FORM_MESSAGES["invalid_json"]]})
     outcome = attempt_send(get_form_class("send_code")(data, request=request))
     if isinstance(outcome, SendFailure):
@@ -222,6 +227,27 @@ def lookup_phone_status(request: Any, text: str) -> tuple[str, bool]:
 # Pages ----------------------------------------------------------------------
 
 
+def readable_post(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Answer 400 when a POST body cannot be decoded in its declared charset.
+
+    Django's multipart parser decodes field names with ``errors="replace"``,
+    which some codecs refuse (``idna`` with a ``UnicodeError``, ``base64`` with
+    a ``LookupError``); unhandled, that is a 500 for something any client can
+    send.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "POST":
+            try:
+                request.POST  # noqa: B018 - parse now, where the error can be caught
+            except (ValueError, LookupError) as exc:  # a UnicodeError; a codec not for text
+                raise BadRequest("undecodable request body") from exc
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 def safe_next(request: HttpRequest, default: str | None = None) -> str:
     """The ``next`` parameter if it points to this site, else ``default`` or
     ``LOGIN_REDIRECT_URL``."""
@@ -233,6 +259,7 @@ def safe_next(request: HttpRequest, default: str | None = None) -> str:
     return resolve_url(default or settings.LOGIN_REDIRECT_URL)
 
 
+@method_decorator(readable_post, name="dispatch")
 class FlowView(View):
     """A page with a send-code part and a main form that checks the code.
 
@@ -393,6 +420,7 @@ class PhoneChangeView(FlowView):
 
 
 @require_POST
+@readable_post
 def logout_view(request: HttpRequest) -> HttpResponse:
     """Log out (POST only, like Django's ``LogoutView``) and go to ``next`` or home."""
     logout(request)

@@ -136,6 +136,52 @@ def test_send_code_any_bytes(raw, content_type):
     assert_no_500_and_nothing_sent(response)
 
 
+# Charsets a client may declare, including codecs Python has but cannot decode
+# with errors="replace" (idna), codecs that are not text (base64) and none at all.
+CHARSETS = ["utf-8", "latin-1", "gbk", "utf-16", "utf-7", "idna", "punycode", "base64", "bogus"]
+multipart_body = st.builds(
+    lambda name, value: (
+        b'--B\r\nContent-Disposition: form-data; name="'
+        + name
+        + b'"\r\n\r\n'
+        + value
+        + b"\r\n--B--\r\n"
+    ),
+    st.binary(max_size=40) | st.sampled_from([b"phone", b"action", b"\xff\xfe"]),
+    st.binary(max_size=200),
+)
+
+
+@FUZZ
+@given(
+    page=st.sampled_from([*PAGES, "/accounts/phone/logout/", "/accounts/phone/send-code/"]),
+    raw=multipart_body | st.binary(max_size=500),
+    kind=st.sampled_from(["multipart/form-data; boundary=B", "application/x-www-form-urlencoded"]),
+    charset=st.sampled_from(CHARSETS),
+    logged_in=st.booleans(),
+)
+def test_pages_any_bytes_any_charset(page, raw, kind, charset, logged_in, member):
+    client = Client()
+    if logged_in:
+        client.force_login(member)
+    # generic() sends the bytes as they are; post() would re-encode them.
+    response = client.generic("POST", page, raw, content_type=f"{kind}; charset={charset}")
+    assert_no_500_and_nothing_sent(response)
+
+
+@pytest.mark.parametrize("page", [*PAGES, "/accounts/phone/logout/"])
+def test_page_multipart_body_in_idna_is_400(page, member):
+    # Django's multipart parser raised UnicodeError for this (was a 500).
+    client = Client()
+    client.force_login(member)
+    body = b'--B\r\nContent-Disposition: form-data; name="phone"\r\n\r\n13800138000\r\n--B--\r\n'
+    response = client.generic(
+        "POST", page, body, content_type="multipart/form-data; boundary=B; charset=idna"
+    )
+    assert response.status_code == 400
+    assert django_smsverify.outbox == []
+
+
 @FUZZ
 @given(phone=text)
 def test_phone_status_any_text(phone, settings):
