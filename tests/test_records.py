@@ -1,0 +1,125 @@
+"""The delivery record of a synchronous send: one row per dispatch, written in its
+own transaction after the SMS has gone, or inside the site's transaction when
+the send happens in one.
+
+The suite runs this file on SQLite and, with SMSVERIFY_TEST_DB=postgres (as
+tox does), on PostgreSQL, where the record's commit does not wait for the WAL
+flush; the last test checks that on PostgreSQL only.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import caches
+from django.db import connection, transaction
+
+import django_smsverify
+from django_smsverify import delivery
+from django_smsverify.exceptions import SmsSendError
+from django_smsverify.models import SmsDelivery
+from tests.helpers import last_code
+
+PHONE = "+8613800138000"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    # Earlier tests' sends to the same number must not hold this one back.
+    caches["default"].clear()
+
+
+def dispatch(phone: str = PHONE) -> None:
+    delivery.dispatch(delivery.build_message(phone, "123456", "login", 300))
+
+
+def test_sent_record_outside_a_transaction(client, settings):
+    settings.SMSVERIFY = {"CAPTCHA": False}
+    assert connection.get_autocommit()
+    response = client.post("/accounts/phone/send-code/", {"phone": PHONE, "purpose": "register"})
+    assert response.status_code == 200
+    record = SmsDelivery.objects.get()
+    assert (record.phone, record.purpose, record.status, record.attempts) == (
+        PHONE,
+        "register",
+        "sent",
+        1,
+    )
+    assert record.backend == "django_smsverify.backends.locmem.SmsBackend"
+    assert record.provider_message_id == django_smsverify.outbox[0].status.message_id
+    assert record.sent_at is not None
+    for stamp in (record.created_at, record.updated_at):
+        assert abs((stamp - record.sent_at).total_seconds()) < 5
+    assert (record.error_code, record.error_message, record.transient) == ("", "", False)
+    values = " ".join(str(v) for v in SmsDelivery.objects.values().get().values())
+    assert last_code() not in values
+
+
+def test_failed_record_outside_a_transaction(settings):
+    settings.SMS_BACKEND = "tests.failing_backend.SmsBackend"
+    with pytest.raises(SmsSendError):
+        dispatch()
+    record = SmsDelivery.objects.get()
+    assert (record.status, record.error_code, record.transient, record.sent_at) == (
+        "failed",
+        "TPL",
+        False,
+        None,
+    )
+    assert "template not approved" in record.error_message
+
+
+def test_record_commits_and_rolls_back_with_the_sites_transaction():
+    with transaction.atomic():
+        dispatch()
+        assert SmsDelivery.objects.count() == 1
+        if connection.vendor == "postgresql":
+            # The record's own durability setting must not leak into the
+            # site's transaction: its writes still wait for the flush.
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW synchronous_commit")
+                assert cursor.fetchone()[0] == "on"
+    dispatch("+8613800138001")
+
+    @transaction.atomic
+    def failing_view() -> None:
+        dispatch("+8613800138002")
+        raise RuntimeError("the site's view fails after the send")
+
+    with pytest.raises(RuntimeError):
+        failing_view()
+    assert sorted(SmsDelivery.objects.values_list("phone", flat=True)) == [
+        PHONE,
+        "+8613800138001",
+    ]
+    assert len(django_smsverify.outbox) == 3
+
+
+def wal_syncs() -> int:
+    with connection.cursor() as cursor:
+        # Statistics reach the shared view when a backend goes idle; make ours
+        # go now rather than at most a second later.
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT wal_sync FROM pg_stat_wal")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL only; tox's postgres env runs it"
+)
+def test_postgres_record_commit_does_not_wait_for_the_wal_flush():
+    n = 40
+    before = wal_syncs()
+    for i in range(n):  # the ordinary ORM INSERT, as a control: one flush per commit
+        SmsDelivery.objects.create(phone=f"+86138001{i:05d}", backend="control")
+    control = wal_syncs() - before
+    before = wal_syncs()
+    for i in range(n):
+        dispatch(f"+86139001{i:05d}")
+    records = wal_syncs() - before
+    assert SmsDelivery.objects.exclude(backend="control").count() == n
+    assert control >= n, control
+    # The WAL writer flushes every wal_writer_delay (200 ms) on its own.
+    assert records < n // 4, records
