@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
@@ -42,7 +43,20 @@ def normalize(raw: object, region: str | None = None) -> str:
     text = unicodedata.normalize("NFKC", raw[: MAX_INPUT_LENGTH * 4]).strip()
     if not text or len(text) > MAX_INPUT_LENGTH or not _ALLOWED.match(text):
         raise InvalidPhoneNumber()
-    region = (region or app_settings.DEFAULT_REGION).upper()
+    e164, number_region = _parse_mobile(text, (region or app_settings.DEFAULT_REGION).upper())
+    allowed = app_settings.ALLOWED_REGIONS
+    if allowed is not None and number_region not in allowed:
+        raise UnsupportedRegion()
+    return e164
+
+
+# A request that sends a code reads its number twice (the form field, then the
+# engine), and parsing is most of normalize's cost. The result depends only on
+# the text and the region, never on settings, so a small memo is safe; invalid
+# input raises and is not kept.
+@lru_cache(maxsize=2048)
+def _parse_mobile(text: str, region: str) -> tuple[str, str | None]:
+    """E.164 and region code of a valid mobile number, else InvalidPhoneNumber."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
@@ -51,10 +65,10 @@ def normalize(raw: object, region: str | None = None) -> str:
         raise InvalidPhoneNumber()
     if phonenumbers.number_type(number) not in _MOBILE_TYPES:
         raise InvalidPhoneNumber()
-    allowed = app_settings.ALLOWED_REGIONS
-    if allowed is not None and phonenumbers.region_code_for_number(number) not in allowed:
-        raise UnsupportedRegion()
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return (
+        phonenumbers.format_number(number, PhoneNumberFormat.E164),
+        phonenumbers.region_code_for_number(number),
+    )
 
 
 def region_of(e164: str) -> str | None:
