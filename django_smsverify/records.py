@@ -24,16 +24,14 @@ class DatabaseRecorder:
     def queued(self, message: SmsMessage, backend: str) -> Any:
         from django_smsverify.models import SmsDelivery
 
+        record = SmsDelivery(
+            phone=",".join(message.to)[:20], purpose=message.purpose or "", backend=backend[:200]
+        )
         try:
-            record = SmsDelivery.objects.create(
-                phone=",".join(message.to)[:20],
-                purpose=message.purpose or "",
-                backend=backend[:200],
-            )
+            return _insert(record)
         except Exception:
             logger.exception("could not create the SMS delivery record")
             return None
-        return record.pk
 
     def attempted(self, record_id: Any) -> None:
         from django.db.models import F
@@ -94,7 +92,6 @@ class DatabaseRecorder:
             )
         else:
             fields.update(status=SmsDelivery.Status.FAILED, **_error_fields(error))
-        fields.update(created_at=now, updated_at=now)
         try:
             _insert(SmsDelivery(**fields))
         except Exception:
@@ -128,11 +125,12 @@ class DatabaseRecorder:
             logger.exception("could not update the SMS delivery record")
 
 
-def _insert(record: Any) -> None:
-    """Save a new record; on PostgreSQL, without waiting for the WAL flush.
+def _insert(record: Any) -> Any:
+    """Save a new record and return its primary key; on PostgreSQL, without
+    waiting for the WAL flush.
 
-    A synchronous send writes its record in the request, after the SMS has
-    gone. Waiting for PostgreSQL to flush the commit to disk (the default,
+    A send writes its record in the request (after the SMS has gone, or when
+    the Celery task is queued). Waiting for PostgreSQL to flush the commit to disk (the default,
     ``synchronous_commit = on``) is most of that INSERT's cost and, under load,
     halves the requests a worker serves. The row is a log of what happened,
     not state anything depends on, so its commit does not wait: the worst a
@@ -150,23 +148,26 @@ def _insert(record: Any) -> None:
     connection = connections[using]
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         record.save(using=using, force_insert=True)
-        return
-    sql = _POSTGRES_INSERT.get(model._meta.db_table)
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        return record.pk
+    meta = model._meta
+    sql = _POSTGRES_INSERT.get(meta.db_table)
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
     if sql is None:
         quote = connection.ops.quote_name
         # Table and column names come from the model and are quoted; values are parameters.
-        sql = _POSTGRES_INSERT[model._meta.db_table] = (
-            f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608
+        sql = _POSTGRES_INSERT[meta.db_table] = (
+            f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
             f"({', '.join(quote(f.column) for f in fields)}) "
             f"VALUES ({', '.join(['%s'] * len(fields))}) "
             # Evaluated inside the INSERT's own transaction, so it applies to
             # that transaction's commit, in the same round trip.
-            "RETURNING set_config('synchronous_commit', 'off', true)"
+            f"RETURNING {quote(meta.pk.column)}, set_config('synchronous_commit', 'off', true)"
         )
-    params = [f.get_db_prep_save(getattr(record, f.attname), connection) for f in fields]
+    # pre_save fills auto_now and auto_now_add fields, as save() does.
+    params = [f.get_db_prep_save(f.pre_save(record, True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return cursor.fetchone()[0]
 
 
 #: The PostgreSQL INSERT of :func:`_insert`, by table.

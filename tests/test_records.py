@@ -96,6 +96,27 @@ def test_record_commits_and_rolls_back_with_the_sites_transaction():
     assert len(django_smsverify.outbox) == 3
 
 
+def test_queued_record_then_its_outcome():
+    # The Celery path: a "queued" row from the request, updated by the worker.
+    from django_smsverify.message import SENT, SmsStatus
+    from django_smsverify.records import DatabaseRecorder
+
+    recorder = DatabaseRecorder()
+    message = delivery.build_message(PHONE, "123456", "register", 300)
+    first = recorder.queued(message, "some.Backend")
+    second = recorder.queued(message, "some.Backend")
+    assert first is not None
+    assert second != first
+    record = SmsDelivery.objects.get(pk=first)
+    assert (record.status, record.attempts, record.backend) == ("queued", 0, "some.Backend")
+    assert record.created_at is not None
+    recorder.attempted(first)
+    recorder.finished(first, SmsStatus(status=SENT, message_id="m-1"), None)
+    record.refresh_from_db()
+    assert (record.status, record.attempts, record.provider_message_id) == ("sent", 1, "m-1")
+    assert SmsDelivery.objects.get(pk=second).status == "queued"
+
+
 def wal_syncs() -> int:
     with connection.cursor() as cursor:
         # Statistics reach the shared view when a backend goes idle; make ours
