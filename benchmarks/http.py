@@ -385,8 +385,9 @@ def main() -> int:
         .stdout.split("Version: ")[1]
         .split()[0]
     )
+    workers = "2 sync workers" if args.threads == 1 else f"2 workers x {args.threads} threads"
     print(
-        f"\nHTTP benchmark: gunicorn, 2 sync workers, {args.concurrency} client threads, "
+        f"\nHTTP benchmark: gunicorn, {workers}, {args.concurrency} client threads, "
         f"{args.seconds:.0f} s per scenario, median of {args.rounds} rounds; "
         f"{platform.python_implementation()} "
         f"{platform.python_version()}, {os.cpu_count()} CPUs; Redis + PostgreSQL on loopback; "

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from django_smsverify.conf import DEFAULTS, SEND_LIMIT_KEYS, app_settings
+from django_smsverify.conf import DEFAULTS, PASSWORD_LOGIN_LIMIT_KEYS, SEND_LIMIT_KEYS, app_settings
 
 # NIST SP 800-63B (5.1.3) and OWASP ASVS (2.7) cap out-of-band codes at 10 minutes.
 MAX_RECOMMENDED_TTL = 600
@@ -66,11 +66,13 @@ def check_unknown_keys(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             )
         ]
     errors += unknown_key_errors(raw, sorted(DEFAULTS), "SMSVERIFY", "smsverify.E002")
-    limits = raw.get("SEND_LIMITS") or {}
-    if isinstance(limits, dict):
-        errors += unknown_key_errors(
-            limits, SEND_LIMIT_KEYS, "SMSVERIFY['SEND_LIMITS']", "smsverify.E002"
-        )
+    for name, known in (
+        ("SEND_LIMITS", SEND_LIMIT_KEYS),
+        ("PASSWORD_LOGIN_LIMITS", PASSWORD_LOGIN_LIMIT_KEYS),
+    ):
+        limits = raw.get(name) or {}
+        if isinstance(limits, dict):
+            errors += unknown_key_errors(limits, known, f"SMSVERIFY[{name!r}]", "smsverify.E002")
     return errors
 
 
@@ -141,17 +143,27 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                     id="smsverify.E006",
                 )
             )
-    for key, value in app_settings.SEND_LIMITS.items():
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 0
-        ):
+    for name in ("SEND_LIMITS", "PASSWORD_LOGIN_LIMITS"):
+        raw_limits = _user().get(name)
+        if raw_limits is not None and not isinstance(raw_limits, dict):
             errors.append(
                 Error(
-                    f"SMSVERIFY['SEND_LIMITS'][{key!r}] must be a positive whole number or None; "
-                    f"got {value!r}.",
+                    f"SMSVERIFY[{name!r}] must be a dict; got {raw_limits!r}.",
                     id="smsverify.E006",
                 )
             )
+            continue
+        for key, value in getattr(app_settings, name).items():
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                errors.append(
+                    Error(
+                        f"SMSVERIFY[{name!r}][{key!r}] must be a positive whole number or None; "
+                        f"got {value!r}.",
+                        id="smsverify.E006",
+                    )
+                )
     records = _user().get("DELIVERY_RECORDS", DEFAULTS["DELIVERY_RECORDS"])
     if not isinstance(records, bool):
         errors.append(

@@ -58,12 +58,16 @@ DEFAULTS: dict[str, Any] = {
     "FORMS": {},
     "TRUSTED_PROXIES": 0,
     "PHONE_STATUS_LIMIT": 20,
+    "PASSWORD_LOGIN_LIMITS": {"PHONE_PER_HOUR": 10, "IP_PER_HOUR": 50},
     "RONGLIAN": {},
     "TENCENT": {},
 }
 
 #: Keys of the ``SEND_LIMITS`` sub-dict.
 SEND_LIMIT_KEYS = ("PHONE_PER_HOUR", "PHONE_PER_DAY", "IP_PER_HOUR")
+
+#: Keys of the ``PASSWORD_LOGIN_LIMITS`` sub-dict.
+PASSWORD_LOGIN_LIMIT_KEYS = ("PHONE_PER_HOUR", "IP_PER_HOUR")
 
 PURPOSES = ("register", "login", "reset_password", "change_phone")
 
@@ -367,6 +371,20 @@ class AppSettings:
         """Look-ups per client IP per hour on ``phone_status`` when
         :attr:`PREVENT_ENUMERATION` is off. Default ``20``."""
         return int(self._get("PHONE_STATUS_LIMIT") or 0)
+
+    @property
+    def PASSWORD_LOGIN_LIMITS(self) -> dict[str, int | None]:
+        """Failed password logins (``login/?method=password`` and the REST
+        API's ``login/password/``) allowed per hour: ``PHONE_PER_HOUR`` per
+        number (default 10) and ``IP_PER_HOUR`` per client IP (50). Past
+        either, password logins answer 429 with ``Retry-After`` until the
+        window ends, even with the right password; SMS login still works. Each
+        attempt is counted before the password is checked and given back when
+        it succeeds, so concurrent guesses cannot exceed a limit. ``None``
+        turns one limit off. Keys left out keep their default."""
+        merged = dict(DEFAULTS["PASSWORD_LOGIN_LIMITS"])
+        merged.update(self._get("PASSWORD_LOGIN_LIMITS") or {})
+        return merged
 
     @property
     def RONGLIAN(self) -> dict[str, Any]:

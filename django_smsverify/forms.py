@@ -8,6 +8,7 @@ typo in a password never burns a code.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from django import forms
@@ -24,16 +25,24 @@ from django_smsverify.conf import PURPOSES, app_settings
 from django_smsverify.exceptions import (
     FORM_MESSAGES,
     CodeError,
+    InvalidPhoneNumber,
     RateLimited,
     ServiceUnavailable,
 )
 from django_smsverify.fields import CaptchaField, PhoneNumberField, SmsCodeField
+from django_smsverify.phone import normalize
+from django_smsverify.store import get_store
+from django_smsverify.store.base import HOUR_MS, limit_key
 from django_smsverify.verification import SendResult
 
 logger = logging.getLogger("django_smsverify.forms")
 
 #: The error code a form uses when the store is down; views answer 503 for it.
 UNAVAILABLE = ServiceUnavailable.code
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _error(code: str) -> ValidationError:
@@ -288,14 +297,63 @@ class PasswordLoginForm(RequestForm):
     )
 
     def clean(self) -> dict[str, Any]:
+        """Check the password, within ``PASSWORD_LOGIN_LIMITS``.
+
+        Raises :class:`~django_smsverify.exceptions.RateLimited` (not a
+        validation error: the views answer 429 with ``Retry-After``) once a
+        limit is reached; a store outage is a form error that the views answer
+        with 503.
+        """
         cleaned = super().clean()
         phone, password = cleaned.get("phone"), cleaned.get("password")
         if phone and password:
+            try:
+                taken = self._take_attempt(phone)
+            except ServiceUnavailable as exc:
+                raise ValidationError(exc.message, code=exc.code) from exc
             user = authenticate(self.request, phone=phone, password=password)
             if user is None:
                 raise _error("invalid_login")
+            self._give_back(taken)
             self.user = user
         return cleaned
+
+    def _limit_keys(self, phone: str) -> list[tuple[str, int, str]]:
+        limits = app_settings.PASSWORD_LOGIN_LIMITS
+        keys = []
+        try:
+            e164 = normalize(phone)
+        except InvalidPhoneNumber:
+            e164 = None  # no account can match; the IP limit still counts it
+        if e164 and limits["PHONE_PER_HOUR"] is not None:
+            keys.append((limit_key("password_phone", e164), limits["PHONE_PER_HOUR"], "phone_hour"))
+        if limits["IP_PER_HOUR"] is not None:
+            ip = get_adapter().get_client_ip(self.request) if self.request is not None else None
+            keys.append((limit_key("password_ip", ip or "-"), limits["IP_PER_HOUR"], "ip_hour"))
+        return keys
+
+    def _take_attempt(self, phone: str) -> list[str]:
+        # Counted before the password is checked, so that concurrent guesses
+        # cannot get past a limit; a login that succeeds gives it back.
+        store, now = get_store(), _now_ms()
+        taken: list[str] = []
+        try:
+            for key, limit, scope in self._limit_keys(phone):
+                store.hit(key, limit, HOUR_MS, now, scope=scope)
+                taken.append(key)
+        except RateLimited:
+            self._give_back(taken)
+            raise
+        return taken
+
+    def _give_back(self, keys: list[str]) -> None:
+        store, now = get_store(), _now_ms()
+        for key in keys:
+            try:
+                store.refund(key, now)
+            except ServiceUnavailable:
+                # The attempt stays counted; that only makes the limit stricter.
+                logger.warning("could not give back a password login attempt")
 
     def get_user(self) -> Any:
         return self.user

@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import BadRequest
+from django.core.exceptions import BadRequest, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.decorators import method_decorator
@@ -298,7 +298,14 @@ class FlowView(View):
         if request.POST.get("action") == "send_code":
             return self.post_send_code()
         form = self.main_form(request.POST)
-        if form.is_valid():
+        try:
+            valid = form.is_valid()
+        except RateLimited as exc:  # PASSWORD_LOGIN_LIMITS
+            form.add_error(None, ValidationError(exc.message, code=exc.code))
+            response = self.render_page(status=429, form=form, send_form=self.send_form_after(form))
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        if valid:
             response = self.form_valid(form)
             if response is not None:
                 return response

@@ -48,6 +48,14 @@ def test_e002_unknown_send_limit_key(settings):
     assert "PHONE_PER_MINUTE" in messages[0].msg
 
 
+def test_e002_unknown_password_login_limit_key(settings):
+    settings.SMSVERIFY = {"PASSWORD_LOGIN_LIMITS": {"PHONE_PER_DAY": 1}}
+    messages = smsverify_checks.check_unknown_keys()
+    assert ids(messages) == ["smsverify.E002"]
+    assert "PHONE_PER_DAY" in messages[0].msg
+    assert "PASSWORD_LOGIN_LIMITS" in messages[0].msg
+
+
 def test_e002_not_a_dict(settings):
     settings.SMSVERIFY = ["CODE_TTL"]
     assert ids(smsverify_checks.check_unknown_keys()) == ["smsverify.E002"]
@@ -103,6 +111,19 @@ def test_e006_invalid_values(settings):
         "DELIVERY_RECORDS",
     ):
         assert key in text
+
+
+def test_e006_password_login_limits(settings):
+    settings.SMSVERIFY = {"PASSWORD_LOGIN_LIMITS": {"PHONE_PER_HOUR": "10", "IP_PER_HOUR": True}}
+    messages = smsverify_checks.check_values()
+    assert ids(messages) == ["smsverify.E006"] * 2
+    assert "'PHONE_PER_HOUR'" in messages[0].msg
+    settings.SMSVERIFY = {"PASSWORD_LOGIN_LIMITS": 10}
+    messages = smsverify_checks.check_values()
+    assert ids(messages) == ["smsverify.E006"]
+    assert "must be a dict" in messages[0].msg
+    settings.SMSVERIFY = {"PASSWORD_LOGIN_LIMITS": {"IP_PER_HOUR": None}}
+    assert smsverify_checks.check_values() == []
 
 
 def test_e007_cache_alias_missing(settings):

@@ -35,6 +35,12 @@ def test_send_limits_merge_with_defaults(settings):
     }
 
 
+def test_password_login_limits_merge_with_defaults(settings):
+    assert app_settings.PASSWORD_LOGIN_LIMITS == {"PHONE_PER_HOUR": 10, "IP_PER_HOUR": 50}
+    settings.SMSVERIFY = {"PASSWORD_LOGIN_LIMITS": {"IP_PER_HOUR": None}}
+    assert app_settings.PASSWORD_LOGIN_LIMITS == {"PHONE_PER_HOUR": 10, "IP_PER_HOUR": None}
+
+
 def test_every_default_has_a_documented_property():
     for key in DEFAULTS:
         prop = getattr(AppSettings, key)

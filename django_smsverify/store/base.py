@@ -117,10 +117,19 @@ class VerificationStore(ABC):
         code when attempts run out."""
 
     @abstractmethod
-    def hit(self, key: str, limit: int, window_ms: int, now_ms: int) -> None:
+    def hit(
+        self, key: str, limit: int, window_ms: int, now_ms: int, scope: str = "ip_hour"
+    ) -> None:
         """Count one use of ``key`` in a fixed window of ``window_ms`` starting at
         its first use; raise :class:`~django_smsverify.exceptions.RateLimited`
-        (and count nothing) once ``limit`` uses are in the window."""
+        (with ``scope``, and counting nothing) once ``limit`` uses are in the
+        window."""
+
+    @abstractmethod
+    def refund(self, key: str, now_ms: int) -> None:
+        """Uncount one use of ``key`` counted by :meth:`hit`, keeping its window
+        (for a use that turned out not to count, such as a login that
+        succeeded)."""
 
 
 def limit_key(scope: str, value: str) -> str:

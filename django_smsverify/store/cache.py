@@ -149,11 +149,19 @@ class CacheStore(VerificationStore):
                 return CheckResult(LOCKED, 0, attempts_exp - now_ms)
             return CheckResult(MISMATCH, max_attempts - attempts)
 
-    def hit(self, key: str, limit: int, window_ms: int, now_ms: int) -> None:
+    def hit(
+        self, key: str, limit: int, window_ms: int, now_ms: int, scope: str = "ip_hour"
+    ) -> None:
         with _lock:
             count, expires = self._get_many([key], now_ms).get(key, (0, 0))
             if count >= limit:
-                raise RateLimited((expires - now_ms) / 1000, scope="ip_hour")
+                raise RateLimited((expires - now_ms) / 1000, scope=scope)
             if not count:
                 expires = now_ms + window_ms
             self._set(key, count + 1, expires, now_ms)
+
+    def refund(self, key: str, now_ms: int) -> None:
+        with _lock:
+            count, expires = self._get_many([key], now_ms).get(key, (0, 0))
+            if count > 0:
+                self._set(key, count - 1, expires, now_ms)

@@ -156,6 +156,16 @@ return 0
 """
 )
 
+# KEYS: counter    ARGV: now
+REFUND_SCRIPT = (
+    _LUA_HELPERS
+    + """
+local n, e = read(KEYS[1])
+if n > 0 then put(KEYS[1], n - 1, e) end
+return 0
+"""
+)
+
 
 class _Script:
     """A Lua script called by SHA (EVALSHA), loaded with EVAL only when Redis lacks it."""
@@ -177,6 +187,7 @@ _send = _Script(SEND_SCRIPT)
 _release = _Script(RELEASE_SCRIPT)
 _check = _Script(CHECK_SCRIPT)
 _hit = _Script(HIT_SCRIPT)
+_refund = _Script(REFUND_SCRIPT)
 
 
 def _text(value: Any) -> str:
@@ -245,10 +256,15 @@ class RedisStore(VerificationStore):
             retry_after_ms=int(wait) if status == LOCKED else 0,
         )
 
-    def hit(self, key: str, limit: int, window_ms: int, now_ms: int) -> None:
+    def hit(
+        self, key: str, limit: int, window_ms: int, now_ms: int, scope: str = "ip_hour"
+    ) -> None:
         wait = int(self._run(_hit, [key], [now_ms, limit, window_ms]))
         if wait > 0:
-            raise RateLimited(wait / 1000, scope="ip_hour")
+            raise RateLimited(wait / 1000, scope=scope)
+
+    def refund(self, key: str, now_ms: int) -> None:
+        self._run(_refund, [key], [now_ms])
 
 
 def _is_connection_error(exc: BaseException) -> bool:

@@ -1,0 +1,144 @@
+"""Password login by number is limited per number and per client IP
+(``PASSWORD_LOGIN_LIMITS``): past a limit the page and the API answer 429 with
+Retry-After, even with the right password; a login that succeeds gives its
+attempt back; concurrent guesses on a real Redis cannot get past a limit; a
+store that is down answers 503."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_login_failed
+from django.db import connections
+from django.test import Client
+from rest_framework.test import APIClient
+
+from django_smsverify.models import PhoneNumber
+from tests.conftest import DOWN_CACHE_CONFIGS
+
+PHONE = "+8613800138000"
+OTHER = "+8613900139000"
+PASSWORD = "Tr1cky-horse-battery"
+PAGE = "/accounts/phone/login/?method=password"
+API = "/api/phone/login/password/"
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("store_cache")]
+
+
+@pytest.fixture(autouse=True)
+def members(db):
+    for number in (PHONE, OTHER):
+        user = get_user_model().objects.create_user(username=number, password=PASSWORD)
+        PhoneNumber.objects.create(user=user, number=number)
+
+
+@pytest.fixture
+def limits(settings):
+    def set_limits(phone=None, ip=None):
+        settings.SMSVERIFY = {"PASSWORD_LOGIN_LIMITS": {"PHONE_PER_HOUR": phone, "IP_PER_HOUR": ip}}
+
+    return set_limits
+
+
+def login(client, phone=PHONE, password="wrong", ip="198.51.100.7"):
+    return client.post(
+        PAGE, {"method": "password", "phone": phone, "password": password}, REMOTE_ADDR=ip
+    )
+
+
+def test_page_refuses_the_right_password_once_the_number_is_limited(limits):
+    limits(phone=3)
+    client = Client()
+    assert [login(client).status_code for _ in range(3)] == [400, 400, 400]
+    refused = login(client, password=PASSWORD)
+    assert refused.status_code == 429
+    assert 3000 < int(refused["Retry-After"]) <= 3600
+    assert "Too many requests" in refused.content.decode()
+    assert "_auth_user_id" not in client.session
+    # Per number: another number from the same IP is not held back.
+    assert login(client, phone=OTHER, password=PASSWORD).status_code == 302
+
+
+def test_a_successful_login_gives_its_attempt_back(limits):
+    limits(phone=3)
+    client = Client()
+    assert login(client).status_code == 400
+    assert login(client).status_code == 400
+    assert login(client, password=PASSWORD).status_code == 302
+    client.post("/accounts/phone/logout/")
+    # Still two failures counted, not three: one more wrong password is checked.
+    assert login(client).status_code == 400
+    assert login(client).status_code == 429
+
+
+def test_page_limits_per_ip_across_numbers(limits):
+    limits(ip=4)
+    client = Client()
+    numbers = [PHONE, OTHER, "+8613700137000", "not a number"]
+    assert [login(client, phone=n).status_code for n in numbers] == [400] * 4
+    assert login(client, phone=PHONE, password=PASSWORD).status_code == 429
+    # Another client IP has its own count.
+    assert login(client, password=PASSWORD, ip="198.51.100.8").status_code == 302
+
+
+def test_api_answers_429_with_retry_after(limits):
+    limits(phone=2)
+    api = APIClient()
+    body = {"phone": PHONE, "password": "wrong"}
+    assert [api.post(API, body, format="json").status_code for _ in range(2)] == [400, 400]
+    refused = api.post(API, {"phone": PHONE, "password": PASSWORD}, format="json")
+    assert refused.status_code == 429
+    assert refused.json()["retry_after"] == int(refused["Retry-After"]) > 3000
+    assert "token" not in refused.json()
+
+
+def test_limits_off(limits):
+    limits()
+    client = Client()
+    assert all(login(client).status_code == 400 for _ in range(60))
+    assert login(client, password=PASSWORD).status_code == 302
+
+
+def test_concurrent_guesses_cannot_get_past_the_limit(limits, store_cache):
+    limits(phone=5)
+    checked = []
+
+    def count(sender, credentials, **kwargs):
+        checked.append(1)
+
+    user_login_failed.connect(count)
+    barrier = threading.Barrier(20)
+    statuses = [0] * 20
+
+    def guess(i):
+        barrier.wait()
+        try:
+            statuses[i] = login(Client(), password=f"wrong-{i}").status_code
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(20)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        user_login_failed.disconnect(count)
+    assert sorted(statuses) == [400] * 5 + [429] * 15, statuses
+    # Only five passwords were ever checked.
+    assert len(checked) == 5
+
+
+@pytest.mark.parametrize("down", list(DOWN_CACHE_CONFIGS))
+def test_store_down_is_503_and_nobody_logs_in(settings, down):
+    settings.CACHES = {"default": DOWN_CACHE_CONFIGS[down]}
+    client = Client()
+    response = login(client, password=PASSWORD)
+    assert response.status_code == 503
+    assert "_auth_user_id" not in client.session
+    api = APIClient()
+    response = api.post(API, {"phone": PHONE, "password": PASSWORD}, format="json")
+    assert response.status_code == 503
