@@ -130,10 +130,11 @@ def _insert(record: Any) -> Any:
     waiting for the WAL flush.
 
     A send writes its record in the request (after the SMS has gone, or when
-    the Celery task is queued). Waiting for PostgreSQL to flush the commit to disk (the default,
-    ``synchronous_commit = on``) is most of that INSERT's cost and, under load,
-    halves the requests a worker serves. The row is a log of what happened,
-    not state anything depends on, so its commit does not wait: the worst a
+    the Celery task is queued). Waiting for PostgreSQL to flush the commit to
+    disk (the default, ``synchronous_commit = on``) is most of that INSERT's
+    cost, and with slow flushes it cut a worker's send-code requests/s by up
+    to half (docs/benchmarks). The row is a log of what happened, not state
+    anything depends on, so its commit does not wait: the worst a
     database server crash can do is lose the last fraction of a second of
     records (``3 * wal_writer_delay``); nothing is corrupted, and an
     application crash loses nothing. The setting is ``LOCAL`` to the INSERT's
