@@ -1,11 +1,12 @@
 """HTTP load benchmark: django-smsverify under gunicorn, against a ceiling and a peer.
 
     python benchmarks/http.py [--seconds 5] [--rounds 3] [--concurrency 4] [--threads 1]
-                              [--only NAME ...]
+                              [--max-requests 50000] [--only NAME ...]
 
 Serves the example project (``benchmarks/sites/bench_site`` settings: Redis cache,
 PostgreSQL) under gunicorn with 2 workers on 127.0.0.1, and drives it from
-this process with a bounded number of threads for a bounded time per scenario:
+this process with a bounded number of threads for a bounded time and number of
+requests per scenario:
 
 * ``ceiling``: a trivial Django JSON view on the same server;
 * ``io floor``: a view that does only the I/O a send needs and nothing else
@@ -283,7 +284,12 @@ def peer_flow(client: Client, phone: Callable[[], str]) -> None:
 
 
 def run(
-    scenario, port: int, next_phone: Callable[[], str], seconds: float, concurrency: int
+    scenario,
+    port: int,
+    next_phone: Callable[[], str],
+    seconds: float,
+    concurrency: int,
+    max_requests: int,
 ) -> dict:
     clients = [Client(port) for _ in range(concurrency)]
     for client in clients:  # warm-up: connections, imports, first queries
@@ -294,8 +300,11 @@ def run(
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
 
+    issued = itertools.count()
+
     def worker(client: Client) -> None:
-        while time.perf_counter() < deadline:
+        # Bounded in time and in requests, whichever comes first.
+        while time.perf_counter() < deadline and next(issued) < max_requests:
             started = time.perf_counter()
             try:
                 scenario(client, next_phone)
@@ -331,6 +340,9 @@ def main() -> int:
         "--rounds", type=int, default=3, choices=range(1, 10), help="median of this many"
     )
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--max-requests", type=int, default=50_000, help="per scenario and round, at most"
+    )
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
     parser.add_argument("--only", nargs="*", help="scenario names to run")
     args = parser.parse_args()
@@ -364,7 +376,14 @@ def main() -> int:
                     continue
                 # Fresh numbers every round: a number reused would hit its own code.
                 numbers = phones(prefix, start=round_ * 10_000_000)
-                result = run(scenario, target.port, numbers, args.seconds, args.concurrency)
+                result = run(
+                    scenario,
+                    target.port,
+                    numbers,
+                    args.seconds,
+                    args.concurrency,
+                    args.max_requests,
+                )
                 runs.setdefault(name, []).append(result)
         # The round with the median req/s stands for each scenario: one
         # disturbed round on a shared machine then does not decide a ratio.
