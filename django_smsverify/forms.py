@@ -32,7 +32,7 @@ from django_smsverify.exceptions import (
 from django_smsverify.fields import CaptchaField, PhoneNumberField, SmsCodeField
 from django_smsverify.phone import normalize
 from django_smsverify.store import get_store
-from django_smsverify.store.base import HOUR_MS, limit_key
+from django_smsverify.store.base import HOUR_MS, Limit, limit_key
 from django_smsverify.verification import SendResult
 
 logger = logging.getLogger("django_smsverify.forms")
@@ -318,42 +318,36 @@ class PasswordLoginForm(RequestForm):
             self.user = user
         return cleaned
 
-    def _limit_keys(self, phone: str) -> list[tuple[str, int, str]]:
+    def _limits(self, phone: str) -> list[Limit]:
         limits = app_settings.PASSWORD_LOGIN_LIMITS
-        keys = []
+        found = []
         try:
             e164 = normalize(phone)
         except InvalidPhoneNumber:
             e164 = None  # no account can match; the IP limit still counts it
         if e164 and limits["PHONE_PER_HOUR"] is not None:
-            keys.append((limit_key("password_phone", e164), limits["PHONE_PER_HOUR"], "phone_hour"))
+            key = limit_key("password_phone", e164)
+            found.append(Limit(key, limits["PHONE_PER_HOUR"], "phone_hour"))
         if limits["IP_PER_HOUR"] is not None:
             ip = get_adapter().get_client_ip(self.request) if self.request is not None else None
-            keys.append((limit_key("password_ip", ip or "-"), limits["IP_PER_HOUR"], "ip_hour"))
-        return keys
+            key = limit_key("password_ip", ip or "-")
+            found.append(Limit(key, limits["IP_PER_HOUR"], "ip_hour"))
+        return found
 
     def _take_attempt(self, phone: str) -> list[str]:
-        # Counted before the password is checked, so that concurrent guesses
-        # cannot get past a limit; a login that succeeds gives it back.
-        store, now = get_store(), _now_ms()
-        taken: list[str] = []
-        try:
-            for key, limit, scope in self._limit_keys(phone):
-                store.hit(key, limit, HOUR_MS, now, scope=scope)
-                taken.append(key)
-        except RateLimited:
-            self._give_back(taken)
-            raise
-        return taken
+        # Counted before the password is checked, in one atomic step for both
+        # counters, so that concurrent guesses cannot get past a limit; a login
+        # that succeeds gives it back.
+        limits = self._limits(phone)
+        get_store().hit_many(limits, HOUR_MS, _now_ms())
+        return [lim.key for lim in limits]
 
     def _give_back(self, keys: list[str]) -> None:
-        store, now = get_store(), _now_ms()
-        for key in keys:
-            try:
-                store.refund(key, now)
-            except ServiceUnavailable:
-                # The attempt stays counted; that only makes the limit stricter.
-                logger.warning("could not give back a password login attempt")
+        try:
+            get_store().refund(keys, _now_ms())
+        except ServiceUnavailable:
+            # The attempt stays counted; that only makes the limit stricter.
+            logger.warning("could not give back a password login attempt")
 
     def get_user(self) -> Any:
         return self.user

@@ -142,3 +142,37 @@ def test_store_down_is_503_and_nobody_logs_in(settings, down):
     api = APIClient()
     response = api.post(API, {"phone": PHONE, "password": PASSWORD}, format="json")
     assert response.status_code == 503
+
+
+def test_store_counts_nothing_when_any_counter_is_full(store_cache):
+    from django_smsverify.exceptions import RateLimited
+    from django_smsverify.store import get_store
+    from django_smsverify.store.base import Limit
+
+    store, window = get_store(), 60_000
+    full, free = Limit("t:full", 1, "phone_hour"), Limit("t:free", 1, "ip_hour")
+    store.hit_many([full], window, 1_000)
+    with pytest.raises(RateLimited) as refused:
+        store.hit_many([free, full], window, 2_000)
+    assert refused.value.scope == "phone_hour"
+    assert refused.value.retry_after == 59
+    store.hit_many([free], window, 3_000)  # "free" was not counted above
+    with pytest.raises(RateLimited):
+        store.hit_many([free], window, 4_000)
+
+
+def test_store_refund_keeps_the_window(store_cache):
+    from django_smsverify.exceptions import RateLimited
+    from django_smsverify.store import get_store
+    from django_smsverify.store.base import Limit
+
+    store, window = get_store(), 60_000
+    counter = Limit("t:counter", 2, "phone_hour")
+    store.hit_many([counter], window, 0)
+    store.hit_many([counter], window, 1_000)
+    store.refund([counter.key, "t:never-used"], 2_000)
+    store.hit_many([counter], window, 3_000)
+    with pytest.raises(RateLimited) as refused:
+        store.hit_many([counter], window, 4_000)
+    # The window still ends 60 s after the first use, not after the refund.
+    assert refused.value.retry_after == 56

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import hmac
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,6 +19,16 @@ OK = "ok"
 MISMATCH = "mismatch"
 EXPIRED = "expired"
 LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One counter of :meth:`VerificationStore.hit_many`: its key, how many uses
+    a window allows, and the ``scope`` a refusal reports."""
+
+    key: str
+    limit: int
+    scope: str
 
 
 @dataclass(frozen=True)
@@ -116,7 +127,6 @@ class VerificationStore(ABC):
         match delete the code; on a mismatch count the attempt, and delete the
         code when attempts run out."""
 
-    @abstractmethod
     def hit(
         self, key: str, limit: int, window_ms: int, now_ms: int, scope: str = "ip_hour"
     ) -> None:
@@ -124,12 +134,18 @@ class VerificationStore(ABC):
         its first use; raise :class:`~django_smsverify.exceptions.RateLimited`
         (with ``scope``, and counting nothing) once ``limit`` uses are in the
         window."""
+        self.hit_many([Limit(key, limit, scope)], window_ms, now_ms)
 
     @abstractmethod
-    def refund(self, key: str, now_ms: int) -> None:
-        """Uncount one use of ``key`` counted by :meth:`hit`, keeping its window
-        (for a use that turned out not to count, such as a login that
-        succeeded)."""
+    def hit_many(self, limits: Sequence[Limit], window_ms: int, now_ms: int) -> None:
+        """:meth:`hit` for several counters in one atomic step: if any is at its
+        limit, raise ``RateLimited`` for the first such one and count nothing;
+        otherwise count one use of each."""
+
+    @abstractmethod
+    def refund(self, keys: Sequence[str], now_ms: int) -> None:
+        """Uncount one use of each counter in ``keys``, keeping its window (for a
+        use that turned out not to count, such as a login that succeeded)."""
 
 
 def limit_key(scope: str, value: str) -> str:

@@ -12,6 +12,7 @@ import hmac
 import logging
 import math
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from django_smsverify.exceptions import RateLimited, ServiceUnavailable
@@ -24,6 +25,7 @@ from django_smsverify.store.base import (
     OK,
     CheckResult,
     Keys,
+    Limit,
     SendPolicy,
     VerificationStore,
 )
@@ -149,19 +151,20 @@ class CacheStore(VerificationStore):
                 return CheckResult(LOCKED, 0, attempts_exp - now_ms)
             return CheckResult(MISMATCH, max_attempts - attempts)
 
-    def hit(
-        self, key: str, limit: int, window_ms: int, now_ms: int, scope: str = "ip_hour"
-    ) -> None:
+    def hit_many(self, limits: Sequence[Limit], window_ms: int, now_ms: int) -> None:
         with _lock:
-            count, expires = self._get_many([key], now_ms).get(key, (0, 0))
-            if count >= limit:
-                raise RateLimited((expires - now_ms) / 1000, scope=scope)
-            if not count:
-                expires = now_ms + window_ms
-            self._set(key, count + 1, expires, now_ms)
+            stored = self._get_many([lim.key for lim in limits], now_ms)
+            counts = []
+            for lim in limits:
+                count, expires = stored.get(lim.key, (0, 0))
+                if count >= lim.limit:
+                    raise RateLimited((expires - now_ms) / 1000, scope=lim.scope)
+                counts.append((count + 1, expires if count else now_ms + window_ms))
+            for lim, (count, expires) in zip(limits, counts, strict=True):
+                self._set(lim.key, count, expires, now_ms)
 
-    def refund(self, key: str, now_ms: int) -> None:
+    def refund(self, keys: Sequence[str], now_ms: int) -> None:
         with _lock:
-            count, expires = self._get_many([key], now_ms).get(key, (0, 0))
-            if count > 0:
-                self._set(key, count - 1, expires, now_ms)
+            for key, (count, expires) in self._get_many(list(keys), now_ms).items():
+                if count > 0:
+                    self._set(key, count - 1, expires, now_ms)

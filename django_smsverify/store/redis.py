@@ -23,6 +23,7 @@ from django_smsverify.store.base import (
     LOCKED,
     CheckResult,
     Keys,
+    Limit,
     SendPolicy,
     VerificationStore,
 )
@@ -144,24 +145,32 @@ return {'mismatch', max_attempts - att_n, 0}
 )
 
 
-# KEYS: counter    ARGV: now, limit, window
+# KEYS: counters    ARGV: now, window, limit of each counter
+# Returns {0, 0}, or {wait, i} for the first counter i (1-based) at its limit.
 HIT_SCRIPT = (
     _LUA_HELPERS
     + """
-local n, e = read(KEYS[1])
-if n >= tonumber(ARGV[2]) then return e - now end
-if n == 0 then e = now + tonumber(ARGV[3]) end
-put(KEYS[1], n + 1, e)
-return 0
+local window = tonumber(ARGV[2])
+local counts, exps = {}, {}
+for i, key in ipairs(KEYS) do
+  local n, e = read(key)
+  if n >= tonumber(ARGV[i + 2]) then return {e - now, i} end
+  if n == 0 then e = now + window end
+  counts[i], exps[i] = n, e
+end
+for i, key in ipairs(KEYS) do put(key, counts[i] + 1, exps[i]) end
+return {0, 0}
 """
 )
 
-# KEYS: counter    ARGV: now
+# KEYS: counters    ARGV: now
 REFUND_SCRIPT = (
     _LUA_HELPERS
     + """
-local n, e = read(KEYS[1])
-if n > 0 then put(KEYS[1], n - 1, e) end
+for _, key in ipairs(KEYS) do
+  local n, e = read(key)
+  if n > 0 then put(key, n - 1, e) end
+end
 return 0
 """
 )
@@ -256,15 +265,18 @@ class RedisStore(VerificationStore):
             retry_after_ms=int(wait) if status == LOCKED else 0,
         )
 
-    def hit(
-        self, key: str, limit: int, window_ms: int, now_ms: int, scope: str = "ip_hour"
-    ) -> None:
-        wait = int(self._run(_hit, [key], [now_ms, limit, window_ms]))
-        if wait > 0:
-            raise RateLimited(wait / 1000, scope=scope)
+    def hit_many(self, limits: Sequence[Limit], window_ms: int, now_ms: int) -> None:
+        if not limits:
+            return
+        wait, index = self._run(
+            _hit, [lim.key for lim in limits], [now_ms, window_ms, *(lim.limit for lim in limits)]
+        )
+        if int(index):
+            raise RateLimited(int(wait) / 1000, scope=limits[int(index) - 1].scope)
 
-    def refund(self, key: str, now_ms: int) -> None:
-        self._run(_refund, [key], [now_ms])
+    def refund(self, keys: Sequence[str], now_ms: int) -> None:
+        if keys:
+            self._run(_refund, list(keys), [now_ms])
 
 
 def _is_connection_error(exc: BaseException) -> bool:
