@@ -4,7 +4,7 @@ the send happens in one.
 
 The suite runs this file on SQLite and, with SMSVERIFY_TEST_DB=postgres (as
 tox does), on PostgreSQL, where the record's commit does not wait for the WAL
-flush; the last test checks that on PostgreSQL only.
+flush (tests/postgres/test_records_commit.py checks that).
 """
 
 from __future__ import annotations
@@ -115,32 +115,3 @@ def test_queued_record_then_its_outcome():
     record.refresh_from_db()
     assert (record.status, record.attempts, record.provider_message_id) == ("sent", 1, "m-1")
     assert SmsDelivery.objects.get(pk=second).status == "queued"
-
-
-def wal_syncs() -> int:
-    with connection.cursor() as cursor:
-        # Statistics reach the shared view when a backend goes idle; make ours
-        # go now rather than at most a second later.
-        cursor.execute("SELECT pg_stat_force_next_flush()")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT wal_sync FROM pg_stat_wal")
-        return cursor.fetchone()[0]
-
-
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="PostgreSQL only; tox's postgres env runs it"
-)
-def test_postgres_record_commit_does_not_wait_for_the_wal_flush():
-    n = 40
-    before = wal_syncs()
-    for i in range(n):  # the ordinary ORM INSERT, as a control: one flush per commit
-        SmsDelivery.objects.create(phone=f"+86138001{i:05d}", backend="control")
-    control = wal_syncs() - before
-    before = wal_syncs()
-    for i in range(n):
-        dispatch(f"+86139001{i:05d}")
-    records = wal_syncs() - before
-    assert SmsDelivery.objects.exclude(backend="control").count() == n
-    assert control >= n, control
-    # The WAL writer flushes every wal_writer_delay (200 ms) on its own.
-    assert records < n // 4, records
