@@ -30,7 +30,9 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The project root replaces this folder on the path: the folder's http.py
+# would otherwise hide the standard library's http package.
+sys.path[0] = str(ROOT)
 
 SIMPLE_CAPTCHA = "django-simple-captcha==0.7.0"
 

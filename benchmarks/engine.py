@@ -20,7 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The project root replaces this folder on the path: the folder's http.py
+# would otherwise hide the standard library's http package.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 
 def configure(redis_url: str) -> None:
