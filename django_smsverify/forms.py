@@ -8,7 +8,6 @@ typo in a password never burns a code.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from django import forms
@@ -32,17 +31,13 @@ from django_smsverify.exceptions import (
 from django_smsverify.fields import CaptchaField, PhoneNumberField, SmsCodeField
 from django_smsverify.phone import normalize
 from django_smsverify.store import get_store
-from django_smsverify.store.base import HOUR_MS, Limit, limit_key
+from django_smsverify.store.base import HOUR_MS, Limit, limit_key, now_ms
 from django_smsverify.verification import SendResult
 
 logger = logging.getLogger("django_smsverify.forms")
 
 #: The error code a form uses when the store is down; views answer 503 for it.
 UNAVAILABLE = ServiceUnavailable.code
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _error(code: str) -> ValidationError:
@@ -339,12 +334,12 @@ class PasswordLoginForm(RequestForm):
         # counters, so that concurrent guesses cannot get past a limit; a login
         # that succeeds gives it back.
         limits = self._limits(phone)
-        get_store().hit_many(limits, HOUR_MS, _now_ms())
+        get_store().hit_many(limits, HOUR_MS, now_ms())
         return [lim.key for lim in limits]
 
     def _give_back(self, keys: list[str]) -> None:
         try:
-            get_store().refund(keys, _now_ms())
+            get_store().refund(keys, now_ms())
         except ServiceUnavailable:
             # The attempt stays counted; that only makes the limit stricter.
             logger.warning("could not give back a password login attempt")

@@ -151,19 +151,20 @@ def _insert(record: Any) -> Any:
         record.save(using=using, force_insert=True)
         return record.pk
     meta = model._meta
-    sql = _POSTGRES_INSERT.get(meta.db_table)
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    if sql is None:
+    if meta.db_table not in _POSTGRES_INSERT:
+        fields = [f for f in meta.concrete_fields if not f.primary_key]
         quote = connection.ops.quote_name
         # Table and column names come from the model and are quoted; values are parameters.
-        sql = _POSTGRES_INSERT[meta.db_table] = (
+        _POSTGRES_INSERT[meta.db_table] = (
             f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
             f"({', '.join(quote(f.column) for f in fields)}) "
             f"VALUES ({', '.join(['%s'] * len(fields))}) "
             # Evaluated inside the INSERT's own transaction, so it applies to
             # that transaction's commit, in the same round trip.
-            f"RETURNING {quote(meta.pk.column)}, set_config('synchronous_commit', 'off', true)"
+            f"RETURNING {quote(meta.pk.column)}, set_config('synchronous_commit', 'off', true)",
+            fields,
         )
+    sql, fields = _POSTGRES_INSERT[meta.db_table]
     # pre_save fills auto_now and auto_now_add fields, as save() does.
     params = [f.get_db_prep_save(f.pre_save(record, True), connection) for f in fields]
     with connection.cursor() as cursor:
@@ -171,8 +172,8 @@ def _insert(record: Any) -> Any:
         return cursor.fetchone()[0]
 
 
-#: The PostgreSQL INSERT of :func:`_insert`, by table.
-_POSTGRES_INSERT: dict[str, str] = {}
+#: The PostgreSQL INSERT of :func:`_insert` and the fields it writes, by table.
+_POSTGRES_INSERT: dict[str, tuple[str, list[Any]]] = {}
 
 
 def _error_fields(error: SmsSendError | None) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from django_smsverify.exceptions import (
 from django_smsverify.message import SmsMessage
 from django_smsverify.phone import normalize
 from django_smsverify.store import SendPolicy, get_store
-from django_smsverify.store.base import EXPIRED, LOCKED, OK, Keys, code_hash
+from django_smsverify.store.base import EXPIRED, LOCKED, OK, Keys, code_hash, now_ms
 
 #: Builds the SMS for a code: ``(phone, code, purpose, ttl_seconds) -> SmsMessage``.
 MessageFactory = Callable[[str, str, str, int], SmsMessage]
@@ -53,10 +52,6 @@ def generate_code(length: int | None = None) -> str:
     """A random numeric code of ``length`` digits (leading zeros kept), from :mod:`secrets`."""
     length = length or app_settings.CODE_LENGTH
     return f"{secrets.randbelow(10**length):0{length}d}"
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _purpose(purpose: str) -> str:
@@ -135,7 +130,7 @@ def send_code(
     # keeps the script on the number's one Redis Cluster slot.
     keys = Keys.build(e164, purpose, ip if policy.ip_per_hour else None)
     store = get_store()
-    now = _now_ms()
+    now = now_ms()
     store.reserve_send(keys, hashed, policy, now)
     if fixed is None:
         factory = message_factory or delivery.build_message
@@ -203,7 +198,7 @@ def check_code(phone: str, code: str, purpose: str, *, request: Any = None) -> s
     e164 = normalize(phone)
     hashed = code_hash(e164, purpose, _clean_code(code))
     result = get_store().check(
-        Keys.build(e164, purpose), hashed, app_settings.MAX_ATTEMPTS, _now_ms()
+        Keys.build(e164, purpose), hashed, app_settings.MAX_ATTEMPTS, now_ms()
     )
     if result.status == OK:
         logger.info("verification code accepted for %s (%s)", _mask(e164), purpose)

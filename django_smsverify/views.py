@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -46,7 +45,7 @@ from django_smsverify.exceptions import (
 from django_smsverify.forms import get_form_class
 from django_smsverify.phone import normalize
 from django_smsverify.store import get_store
-from django_smsverify.store.base import HOUR_MS, limit_key
+from django_smsverify.store.base import HOUR_MS, limit_key, now_ms
 from django_smsverify.verification import SendResult
 
 logger = logging.getLogger("django_smsverify.views")
@@ -218,7 +217,7 @@ def lookup_phone_status(request: Any, text: str) -> tuple[str, bool]:
         limit_key("phone_status", ip),
         app_settings.PHONE_STATUS_LIMIT,
         HOUR_MS,
-        int(time.time() * 1000),
+        now_ms(),
     )
     phone = normalize(text)
     return phone, adapter.is_registered(phone)

@@ -26,13 +26,13 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from django_smsverify.captcha import store
 from django_smsverify.conf import app_settings
+from django_smsverify.store.base import now_ms
 
 #: The characters of a challenge: digits and upper-case letters without
 #: look-alikes (no 0/O, no 1/I; lower-case l cannot appear since answers are
@@ -76,7 +76,7 @@ def new_challenge() -> Challenge:
     options = app_settings.CAPTCHA
     ttl_ms = int(options.TTL) * 1000
     key = secrets.token_urlsafe(_KEY_BYTES)
-    now = _now_ms()
+    now = now_ms()
     store.put(_cache_key(key), _answer_hash(key, answer_for(key)), now + ttl_ms, now)
     return Challenge(key=key, expires_in=int(options.TTL))
 
@@ -101,7 +101,7 @@ def verify(key: str, answer: str) -> bool:
         return True
     if not is_valid_key(key):
         return False
-    now = _now_ms()
+    now = now_ms()
     stored = store.pop(_cache_key(key), now)
     if stored is None or not given:
         return False
@@ -116,7 +116,7 @@ def is_live(key: str) -> bool:
     """
     if not is_valid_key(key):
         return False
-    return store.peek(_cache_key(key), _now_ms()) is not None
+    return store.peek(_cache_key(key), now_ms()) is not None
 
 
 def challenge_image(key: str, *, scale: int = 1) -> bytes | None:
@@ -192,7 +192,3 @@ def _answer_hash(key: str, answer: str) -> str:
 
 def _drawing_seed(key: str) -> int:
     return int.from_bytes(_mac(b"drawing", key.encode())[:8], "big")
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

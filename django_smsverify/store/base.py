@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +14,12 @@ from django.conf import settings
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
+
+
+def now_ms() -> int:
+    """The clock every store call is given: milliseconds since the epoch."""
+    return int(time.time() * 1000)
+
 
 # Results of VerificationStore.check().
 OK = "ok"
