@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import io
 import math
-import random
+import random  # seeded drawing jitter, not secrets: the answer is an HMAC (challenge.py)
 
 from PIL import Image, ImageDraw, ImageFont
 
