@@ -8,13 +8,13 @@ django-allauth's ``ACCOUNT_ADAPTER``.
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth import login as auth_login
 from django.db import models
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
@@ -22,6 +22,7 @@ from django_smsverify import signals
 from django_smsverify.conf import app_settings
 from django_smsverify.delivery import build_message
 from django_smsverify.message import SmsMessage
+from django_smsverify.phone_storage import PhoneStorage, default_phone_storage
 
 #: Backend path used when the app logs a user in itself.
 AUTH_BACKEND = "django_smsverify.auth.PhoneBackend"
@@ -30,41 +31,74 @@ AUTH_BACKEND = "django_smsverify.auth.PhoneBackend"
 class DefaultAdapter:
     """Default behaviour; subclass and override any method."""
 
-    # Users ------------------------------------------------------------------
+    # Where numbers live ------------------------------------------------------
+
+    def get_phone_storage(self) -> PhoneStorage:
+        """The :class:`~django_smsverify.phone_storage.PhoneStorage` that holds
+        users' numbers: a field of the user model when
+        ``SMSVERIFY["USER_PHONE_FIELD"]`` names one, else the app's
+        ``PhoneNumber`` table. Override to keep numbers somewhere else."""
+        return default_phone_storage()
+
+    def get_phone(self, user: Any) -> str | None:
+        """The number (E.164) of ``user``, or None. Pages and templates show
+        this (``{{ user|user_phone }}`` after ``{% load smsverify %}``)."""
+        return self.get_phone_storage().get_phone(user)
 
     def get_user_by_phone(self, phone: str) -> Any | None:
-        """The user whose verified number is ``phone`` (E.164), or None."""
-        from django_smsverify.models import PhoneNumber
-
-        link = PhoneNumber.objects.select_related("user").filter(number=phone).first()
-        return link.user if link else None
+        """The user whose number is ``phone`` (E.164), or None."""
+        return self.get_phone_storage().get_user(phone)
 
     def is_registered(self, phone: str) -> bool:
         """Whether ``phone`` (E.164) belongs to a user."""
-        from django_smsverify.models import PhoneNumber
+        return self.get_phone_storage().is_taken(phone)
 
-        return PhoneNumber.objects.is_taken(phone)
+    # Users ------------------------------------------------------------------
 
     def username_for_phone(self, phone: str) -> str:
-        """The username given to a user created from ``phone``: the E.164 number,
-        which Django's username validator accepts and which is unique."""
-        return phone
+        """The username of a user created from ``phone``.
 
-    def create_user(self, request: HttpRequest | None, phone: str, password: str | None) -> Any:
-        """Create and save the user for a new registration (not the ``PhoneNumber``).
+        Not the number: carriers give numbers to new people, and a username
+        frozen to a number would stop its next owner from ever signing up
+        after the first one moved to another number. The default is
+        ``user_`` and 16 random hex digits (cut to the field's
+        ``max_length``), which cannot be mistaken for any number. A site that
+        wants another scheme overrides this; a collision is then answered as
+        a failed sign-up (logged with its cause), never as "already
+        registered".
+        """
+        return f"user_{secrets.token_hex(8)}"
 
-        Works with custom user models: the username field is filled from the
-        number only when it is a text field that is not an e-mail field; an
-        unusable password is set when ``password`` is None.
+    def new_user(self, request: HttpRequest | None, phone: str) -> Any:
+        """An unsaved user for a new registration from ``phone``.
+
+        Fills what the default user models require: the username field (with
+        :meth:`username_for_phone`) when it is a text field that is not an
+        e-mail field, and the number itself when the storage keeps it on the
+        user (``USER_PHONE_FIELD``). Override to fill fields of your own; the
+        system check ``smsverify.W011`` looks at what this returns.
         """
         user_model = get_user_model()
-        fields: dict[str, Any] = {}
+        fields: dict[str, Any] = dict(self.get_phone_storage().new_user_fields(phone))
         username_field = user_model._meta.get_field(user_model.USERNAME_FIELD)
-        if isinstance(username_field, models.CharField) and not isinstance(
-            username_field, models.EmailField
+        if (
+            user_model.USERNAME_FIELD not in fields
+            and isinstance(username_field, models.CharField)
+            and not isinstance(username_field, models.EmailField)
         ):
-            fields[user_model.USERNAME_FIELD] = self.username_for_phone(phone)
-        user = user_model(**fields)
+            name = self.username_for_phone(phone)
+            if username_field.max_length:
+                name = name[: username_field.max_length]
+            fields[user_model.USERNAME_FIELD] = name
+        return user_model(**fields)
+
+    def create_user(self, request: HttpRequest | None, phone: str, password: str | None) -> Any:
+        """Create and save the user for a new registration (from :meth:`new_user`).
+
+        An unusable password is set when ``password`` is None (one-step SMS
+        login). Runs inside the registration's transaction.
+        """
+        user = self.new_user(request, phone)
         if password:
             user.set_password(password)
         else:
@@ -73,22 +107,21 @@ class DefaultAdapter:
         return user
 
     def register(self, request: HttpRequest | None, phone: str, password: str | None) -> Any:
-        """Create the user and its ``PhoneNumber``; called inside a transaction."""
-        from django_smsverify.models import PhoneNumber
+        """Create the user and record its number; called inside a transaction.
 
+        Sends ``user_registered`` and runs :meth:`phone_verified`. Used by
+        the sign-up page and API, and by one-step SMS login
+        (``LOGIN_CREATES_USER``) with ``password=None``.
+        """
         user = self.create_user(request, phone, password)
-        PhoneNumber.objects.create(user=user, number=phone, verified_at=timezone.now())
+        self.get_phone_storage().attach(user, phone)
         signals.user_registered.send(sender=type(self), user=user, phone=phone, request=request)
         self.phone_verified(request, user, phone)
         return user
 
     def change_phone(self, request: HttpRequest | None, user: Any, phone: str) -> None:
         """Give ``user`` the verified number ``phone``; called inside a transaction."""
-        from django_smsverify.models import PhoneNumber
-
-        PhoneNumber.objects.update_or_create(
-            user=user, defaults={"number": phone, "verified_at": timezone.now()}
-        )
+        self.get_phone_storage().set_phone(user, phone)
         self.phone_verified(request, user, phone)
 
     def phone_verified(self, request: HttpRequest | None, user: Any, phone: str) -> None:

@@ -9,7 +9,7 @@ class SmsVerifyConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks (import for side effect).
-        from django_smsverify import checks  # noqa: F401
+        from django_smsverify import account_checks, checks  # noqa: F401
         from django_smsverify.delivery import set_recorder
         from django_smsverify.records import DatabaseRecorder
 

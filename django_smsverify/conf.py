@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     },
     "PREVENT_ENUMERATION": True,
     "ADAPTER": "django_smsverify.adapter.DefaultAdapter",
+    "USER_PHONE_FIELD": None,
+    "USER_PHONE_FORMAT": "e164",
+    "LOGIN_CREATES_USER": False,
     "TEST_NUMBERS": {},
     "ALLOW_TEST_NUMBERS": False,
     "FORMS": {},
@@ -62,6 +65,9 @@ DEFAULTS: dict[str, Any] = {
     "RONGLIAN": {},
     "TENCENT": {},
 }
+
+#: Values of ``USER_PHONE_FORMAT``.
+USER_PHONE_FORMATS = ("e164", "national")
 
 #: Keys of the ``SEND_LIMITS`` sub-dict.
 SEND_LIMIT_KEYS = ("PHONE_PER_HOUR", "PHONE_PER_DAY", "IP_PER_HOUR")
@@ -336,6 +342,45 @@ class AppSettings:
         """Dotted path of the adapter class that creates users and words messages.
         Default ``"django_smsverify.adapter.DefaultAdapter"``."""
         return str(self._get("ADAPTER"))
+
+    @property
+    def USER_PHONE_FIELD(self) -> str | None:
+        """Name of a field on the user model that holds each user's number, or
+        ``None`` (default) for the app's own ``PhoneNumber`` table.
+
+        For sites that already keep numbers on the user, such as the tutorial
+        model's ``mobile = models.CharField(max_length=11, unique=True)``: the
+        app then reads and writes that field (in :attr:`USER_PHONE_FORMAT`),
+        matches numbers typed in any spelling against it, fills it when it
+        creates a user, and never touches ``PhoneNumber`` (whose admin page is
+        hidden). The field should be unique; a field that is missing, not a
+        text field, or too short for the format is a system-check error
+        (``smsverify.E009``). See ``docs/adopting.rst``.
+        """
+        value = self._get("USER_PHONE_FIELD")
+        return str(value) if value else None
+
+    @property
+    def USER_PHONE_FORMAT(self) -> str:
+        """How :attr:`USER_PHONE_FIELD` stores a number: ``"e164"`` (default,
+        ``+8613800138000``) or ``"national"``: the national digits
+        (``13800138000``) for numbers of :attr:`DEFAULT_REGION`, E.164 for any
+        other region. Look-ups match either spelling whatever this says, so
+        rows written before the switch keep working."""
+        return str(self._get("USER_PHONE_FORMAT")).lower()
+
+    @property
+    def LOGIN_CREATES_USER(self) -> bool:
+        """One-step SMS login (验证码登录，未注册自动注册). Default ``False``.
+
+        When ``True``, SMS login with a number that no account uses creates
+        the account on the spot (a user with an unusable password, through the
+        adapter's :meth:`~django_smsverify.adapter.DefaultAdapter.register`,
+        sending ``user_registered``), on the page and in the REST API. Sending
+        a login code then never depends on whether the number is registered,
+        so the answers reveal nothing either way.
+        """
+        return bool(self._get("LOGIN_CREATES_USER"))
 
     @property
     def TEST_NUMBERS(self) -> dict[str, str]:

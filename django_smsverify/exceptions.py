@@ -205,6 +205,12 @@ FORM_MESSAGES: dict[str, Any] = {
     "phone_registered": _("This number is already registered. Log in instead."),
     "phone_unregistered": _("No account uses this number."),
     "phone_unchanged": _("This is already your number."),
+    # The database refused the account for a reason other than the number
+    # (a misconfigured user model, say): the real cause is logged.
+    "save_failed": _(
+        "Your account could not be saved, and nothing was changed. Your code still works: "
+        "try again later."
+    ),
     "password_mismatch": _("The two passwords do not match."),
     "invalid_login": _("The number or the password is incorrect."),
     "inactive": _("This account is inactive."),

@@ -8,6 +8,7 @@ typo in a password never burns a code.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -102,8 +103,7 @@ class SendCodeForm(RequestForm):
         if purpose == "change_phone":
             if user is None or not user.is_authenticated:
                 raise _error("login_required")
-            current = getattr(getattr(user, "smsverify_phone", None), "number", None)
-            if current == phone:
+            if get_adapter().get_phone(user) == phone:
                 self.add_error("phone", _error("phone_unchanged"))
                 return cleaned
         self.notice_reason = self._enumeration_case(phone, purpose)
@@ -115,6 +115,8 @@ class SendCodeForm(RequestForm):
         return cleaned
 
     def _enumeration_case(self, phone: str, purpose: str) -> str | None:
+        if purpose == "login" and app_settings.LOGIN_CREATES_USER:
+            return None  # every number gets a code: an unknown one is signed up at login
         registered = get_adapter().is_registered(phone)
         if purpose in ("register", "change_phone") and registered:
             return "registered"
@@ -159,6 +161,9 @@ class PhoneCodeForm(RequestForm):
 
     :meth:`check_code` runs the engine's check; subclasses call it last in
     ``clean()``, after every other field, so a typo elsewhere never burns a code.
+    :meth:`save_account` runs the database write the code proved, and gives
+    the code back when the database refuses it for a reason that is not the
+    user's.
     """
 
     purpose = ""
@@ -166,10 +171,13 @@ class PhoneCodeForm(RequestForm):
     phone = PhoneNumberField()
     code = SmsCodeField()
 
+    #: The code that passed, once :meth:`check_code` succeeded.
+    verified_code: verification.VerifiedCode | None = None
+
     def check_code(self, phone: str) -> str | None:
         form: forms.Form = self
         try:
-            return verification.check_code(
+            self.verified_code = verification.verify_code(
                 phone,
                 form.cleaned_data.get(self.code_field, ""),
                 self.purpose,
@@ -179,7 +187,44 @@ class PhoneCodeForm(RequestForm):
             form.add_error(self.code_field, ValidationError(exc.message, code=exc.code))
         except ServiceUnavailable as exc:
             form.add_error(None, ValidationError(exc.message, code=exc.code))
+        else:
+            return self.verified_code.phone
         return None
+
+    def save_account(self, write: Callable[[], Any], *, taken_ok: bool = False) -> Any:
+        """Run ``write()`` in a transaction and return what it returns, or None.
+
+        Only the number's own uniqueness means "already registered": when the
+        database refuses the write and the number now belongs to someone (two
+        requests raced for it), the form gets that field error, or, with
+        ``taken_ok``, None is returned without an error so the caller can
+        use the winner's account. Any other refusal is logged with its cause
+        and answered with ``save_failed``, and the code is given back: the
+        change it proved did not happen.
+        """
+        phone = self.cleaned_data["phone"]
+        try:
+            with transaction.atomic():
+                return write()
+        except IntegrityError:
+            adapter = get_adapter()
+            if adapter.is_registered(phone):
+                logger.info("%s lost a race for one number", self.purpose)
+                if not taken_ok:
+                    self.add_error("phone", _error("phone_registered"))
+                return None
+            logger.error("%s could not be saved", self.purpose, exc_info=True)
+            self.add_error(None, _error("save_failed"))
+            self._give_code_back()
+            return None
+
+    def _give_code_back(self) -> None:
+        if self.verified_code is None:
+            return
+        try:
+            verification.restore_code(self.verified_code)
+        except ServiceUnavailable:
+            logger.warning("could not give back a code after a failed %s", self.purpose)
 
 
 class SetPasswordMixin:
@@ -239,24 +284,29 @@ class RegistrationForm(SetPasswordMixin, PhoneCodeForm):
 
         If the number was registered in the meantime (two sign-ups racing),
         the database's unique constraint refuses the second one: the form gets
-        a field error and None is returned.
+        a field error and None is returned. If the database refuses the user
+        for another reason, the form gets ``save_failed``, the cause is
+        logged, the code works again, and None is returned.
         """
         adapter = get_adapter()
-        try:
-            with transaction.atomic():
-                return adapter.register(
-                    self.request, self.cleaned_data["phone"], self.cleaned_data["password1"]
-                )
-        except IntegrityError:
-            logger.info("registration lost a race for one number")
-            self.add_error("phone", _error("phone_registered"))
-            return None
+        return self.save_account(
+            lambda: adapter.register(
+                self.request, self.cleaned_data["phone"], self.cleaned_data["password1"]
+            )
+        )
 
 
 class SmsLoginForm(PhoneCodeForm):
-    """Log in with a number and the code sent to it (no password)."""
+    """Log in with a number and the code sent to it (no password).
+
+    With ``SMSVERIFY["LOGIN_CREATES_USER"]`` an unknown number is signed up
+    by :meth:`get_user`, which then returns the new user.
+    """
 
     purpose = "login"
+    user: Any = None
+    #: Whether :meth:`get_user` created the account (one-step login).
+    created = False
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -265,8 +315,9 @@ class SmsLoginForm(PhoneCodeForm):
             adapter = get_adapter()
             user = adapter.get_user_by_phone(phone)
             if user is None:
-                # Only reachable when the number was deleted after the code was sent.
-                self.add_error("phone", _error("phone_unregistered"))
+                if not app_settings.LOGIN_CREATES_USER:
+                    # Only reachable when the number was deleted after the code was sent.
+                    self.add_error("phone", _error("phone_unregistered"))
             elif not adapter.can_log_in(user):
                 self.add_error(None, _error("inactive"))
             else:
@@ -274,7 +325,30 @@ class SmsLoginForm(PhoneCodeForm):
         return cleaned
 
     def get_user(self) -> Any:
-        return self.user
+        """The user to log in; call after ``is_valid()``.
+
+        With ``LOGIN_CREATES_USER`` and a number no account uses, the account
+        is created here (in a transaction, through the adapter's ``register``
+        with no password). When a concurrent request created it first, that
+        account is returned. None (with a form error) if the account could
+        not be saved.
+        """
+        if self.user is not None:
+            return self.user
+        phone = self.cleaned_data["phone"]
+        adapter = get_adapter()
+        created = self.save_account(
+            lambda: adapter.register(self.request, phone, None), taken_ok=True
+        )
+        user = created or adapter.get_user_by_phone(phone)
+        if user is None:
+            return None
+        if not adapter.can_log_in(user):
+            self.add_error(None, _error("inactive"))
+            return None
+        self.created = created is not None
+        self.user = user
+        return user
 
 
 class PasswordLoginForm(RequestForm):
@@ -389,16 +463,15 @@ class PhoneChangeForm(PhoneCodeForm):
         return cleaned
 
     def save(self) -> bool:
-        """Store the new number for ``request.user``; False if it was taken meanwhile."""
-        try:
-            with transaction.atomic():
-                get_adapter().change_phone(
-                    self.request, self.request.user, self.cleaned_data["phone"]
-                )
-        except IntegrityError:
-            self.add_error("phone", _error("phone_registered"))
-            return False
-        return True
+        """Store the new number for ``request.user``; False (with a form error)
+        if it was taken meanwhile or could not be saved."""
+        phone = self.cleaned_data["phone"]
+
+        def write() -> bool:
+            get_adapter().change_phone(self.request, self.request.user, phone)
+            return True
+
+        return bool(self.save_account(write))
 
 
 DEFAULT_FORMS: dict[str, type[forms.Form]] = {

@@ -82,3 +82,23 @@ def region_of(e164: str) -> str | None:
 def national_number(e164: str) -> str:
     """The national significant number of an E.164 number (``13800138000``)."""
     return str(phonenumbers.parse(e164, None).national_number)
+
+
+def read_stored(raw: object, region: str | None = None) -> str | None:
+    """The E.164 form of a number a site stored in its own spelling, or None.
+
+    For numbers that are already in the database (a user model's ``mobile``
+    column, say): unlike :func:`normalize` it does not apply
+    ``ALLOWED_REGIONS``, since a stored number is the site's record rather
+    than a request, and it answers None instead of raising for rows that hold
+    no valid mobile number.
+    """
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_INPUT_LENGTH * 4:
+        return None
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if len(text) > MAX_INPUT_LENGTH or not _ALLOWED.match(text):
+        return None
+    try:
+        return _parse_mobile(text, (region or app_settings.DEFAULT_REGION).upper())[0]
+    except InvalidPhoneNumber:
+        return None

@@ -181,8 +181,29 @@ def _clean_code(code: object) -> str:
     return "".join(text.split())[:_MAX_CODE_INPUT]
 
 
+@dataclass(frozen=True)
+class VerifiedCode:
+    """A code that passed :func:`verify_code`: the E.164 number and purpose it
+    was for, and what :func:`restore_code` needs to put it back."""
+
+    phone: str
+    purpose: str
+    code_hash: str
+    expires_ms: int
+
+
 def check_code(phone: str, code: str, purpose: str, *, request: Any = None) -> str:
     """Check ``code`` for ``phone`` and ``purpose``; return the E.164 number on success.
+
+    The same as :func:`verify_code`, returning only the number.
+    """
+    return verify_code(phone, code, purpose, request=request).phone
+
+
+def verify_code(phone: str, code: str, purpose: str, *, request: Any = None) -> VerifiedCode:
+    """Check ``code`` for ``phone`` and ``purpose``; on success return a
+    :class:`VerifiedCode` (pass it to :func:`restore_code` if what the code
+    was for then cannot happen).
 
     A code passes once: the first successful check deletes it. Every wrong
     guess counts against ``MAX_ATTEMPTS`` (across resends); the last one kills
@@ -203,7 +224,7 @@ def check_code(phone: str, code: str, purpose: str, *, request: Any = None) -> s
     if result.status == OK:
         logger.info("verification code accepted for %s (%s)", _mask(e164), purpose)
         signals.code_verified.send(sender=check_code, phone=e164, purpose=purpose, request=request)
-        return e164
+        return VerifiedCode(e164, purpose, hashed, result.expires_ms)
     if result.status == EXPIRED:
         raise CodeExpired()
     if result.status == LOCKED:
@@ -212,4 +233,28 @@ def check_code(phone: str, code: str, purpose: str, *, request: Any = None) -> s
     raise CodeMismatch(result.attempts_left)
 
 
-__all__ = ["RateLimited", "SendResult", "check_code", "generate_code", "send_code"]
+def restore_code(verified: VerifiedCode) -> None:
+    """Make a code that :func:`verify_code` accepted usable again, until it
+    would have expired anyway, because the account change it proved could not
+    be saved (the database refused it for a reason that is not the user's).
+
+    Nothing happens once the code has expired or when a newer code was sent
+    meanwhile. Wrong-guess counts are not touched. Raises
+    :class:`~django_smsverify.exceptions.ServiceUnavailable` when the store is
+    down.
+    """
+    keys = Keys.build(verified.phone, verified.purpose)
+    get_store().restore(keys, verified.code_hash, verified.expires_ms, now_ms())
+    logger.info("verification code restored for %s (%s)", _mask(verified.phone), verified.purpose)
+
+
+__all__ = [
+    "RateLimited",
+    "SendResult",
+    "VerifiedCode",
+    "check_code",
+    "generate_code",
+    "restore_code",
+    "send_code",
+    "verify_code",
+]

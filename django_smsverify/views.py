@@ -389,7 +389,10 @@ class LoginView(FlowView):
         return super().render_page(status=status, **context)
 
     def form_valid(self, form: Any) -> HttpResponse | None:
-        get_adapter().login(self.request, form.get_user())
+        user = form.get_user()
+        if user is None:  # one-step login could not create the account
+            return None
+        get_adapter().login(self.request, user)
         return redirect(safe_next(self.request))
 
 
@@ -415,8 +418,7 @@ class PhoneChangeView(FlowView):
     template_name = "django_smsverify/phone_change.html"
 
     def render_page(self, status: int = 200, **context: Any) -> HttpResponse:
-        link = getattr(self.request.user, "smsverify_phone", None)
-        context["current_phone"] = getattr(link, "number", None)
+        context["current_phone"] = get_adapter().get_phone(self.request.user)
         return super().render_page(status=status, **context)
 
     def form_valid(self, form: Any) -> HttpResponse | None:

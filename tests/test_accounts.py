@@ -112,9 +112,14 @@ def test_phone_backend_refuses_inactive_users():
     assert authenticate(None, phone=PHONE, password=PASSWORD) is None
 
 
-def test_default_username_is_the_number():
-    user = make_user()
-    assert user.get_username() == PHONE
+def test_default_username_is_not_the_number():
+    """A username tied to a number would block the number's next owner."""
+    first, second = make_user(), make_user("+8613900139000")
+    for user in (first, second):
+        name = user.get_username()
+        assert name.startswith("user_")
+        assert PHONE not in name and "13800138000" not in name
+    assert first.get_username() != second.get_username()
 
 
 class ShoutingAdapter(DefaultAdapter):

@@ -364,19 +364,21 @@ def test_register_store_down_is_503(api, settings):
 
 
 def test_register_losing_the_race_for_the_number_is_400(api, monkeypatch):
-    """The unique constraint refuses a second account; the form's error comes back."""
-    from django_smsverify.adapter import DefaultAdapter
+    """A rival takes the number between the code check and the save: the
+    unique constraint refuses the second account; the form's error comes back."""
+    from django_smsverify import verification
 
     assert send(api).status_code == 200
     body = {"phone": PHONE, "code": last_code(), "password1": PASSWORD, "password2": PASSWORD}
-    original = DefaultAdapter.register
+    original = verification.verify_code
 
-    def register_after_a_rival(self, request, phone, password):
+    def verify_then_a_rival_registers(phone, code, purpose, **kwargs):
+        verified = original(phone, code, purpose, **kwargs)
         rival = get_user_model().objects.create_user(username="rival")
-        PhoneNumber.objects.create(user=rival, number=phone)
-        return original(self, request, phone, password)
+        PhoneNumber.objects.create(user=rival, number=verified.phone)
+        return verified
 
-    monkeypatch.setattr(DefaultAdapter, "register", register_after_a_rival)
+    monkeypatch.setattr(verification, "verify_code", verify_then_a_rival_registers)
     response = api.post(API + "register/", body, format="json")
     assert response.status_code == 400
     assert response.json() == {"phone": ["This number is already registered. Log in instead."]}

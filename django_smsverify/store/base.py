@@ -57,6 +57,9 @@ class CheckResult:
     status: str
     attempts_left: int = 0
     retry_after_ms: int = 0
+    #: When a code that passed would have expired (``ok`` only), for
+    #: :meth:`VerificationStore.restore`.
+    expires_ms: int = 0
 
 
 @functools.lru_cache(maxsize=4)
@@ -133,6 +136,13 @@ class VerificationStore(ABC):
         """In one atomic step: compare ``code_hash`` with the stored one; on a
         match delete the code; on a mismatch count the attempt, and delete the
         code when attempts run out."""
+
+    @abstractmethod
+    def restore(self, keys: Keys, code_hash: str, expires_ms: int, now_ms: int) -> None:
+        """Put back a code that :meth:`check` accepted, until ``expires_ms``,
+        because what the check was for could not happen (the database refused
+        the account). Does nothing once that time has passed or when a newer
+        code has been stored meanwhile."""
 
     def hit(
         self, key: str, limit: int, window_ms: int, now_ms: int, scope: str = "ip_hour"

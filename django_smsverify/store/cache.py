@@ -141,7 +141,7 @@ class CacheStore(VerificationStore):
                 return CheckResult(EXPIRED, max_attempts - attempts)
             if hmac.compare_digest(stored[0], code_hash):
                 self._delete(keys.code)
-                return CheckResult(OK, max_attempts - attempts)
+                return CheckResult(OK, max_attempts - attempts, expires_ms=stored[1])
             if not attempts:
                 attempts_exp = stored[1]
             attempts += 1
@@ -150,6 +150,13 @@ class CacheStore(VerificationStore):
                 self._delete(keys.code)
                 return CheckResult(LOCKED, 0, attempts_exp - now_ms)
             return CheckResult(MISMATCH, max_attempts - attempts)
+
+    def restore(self, keys: Keys, code_hash: str, expires_ms: int, now_ms: int) -> None:
+        if expires_ms <= now_ms:
+            return
+        with _lock:
+            if keys.code not in self._get_many([keys.code], now_ms):
+                self._set(keys.code, code_hash, expires_ms, now_ms)
 
     def hit_many(self, limits: Sequence[Limit], window_ms: int, now_ms: int) -> None:
         with _lock:

@@ -131,7 +131,7 @@ end
 if not h or e <= now then return {'expired', max_attempts - att_n, 0} end
 if h == ARGV[2] then
   redis.call('DEL', KEYS[1])
-  return {'ok', max_attempts - att_n, 0}
+  return {'ok', max_attempts - att_n, 0, e}
 end
 if att_n == 0 then att_e = e end
 att_n = att_n + 1
@@ -144,6 +144,19 @@ return {'mismatch', max_attempts - att_n, 0}
 """
 )
 
+
+# KEYS: code    ARGV: now, code_hash, expires
+RESTORE_SCRIPT = (
+    _LUA_HELPERS
+    + """
+local exp = tonumber(ARGV[3])
+if exp <= now then return 0 end
+local value = ARGV[2] .. ':' .. string.format('%d', exp)
+local v = redis.call('SET', KEYS[1], value, 'PX', exp - now, 'NX')
+if v then return 1 end
+return 0
+"""
+)
 
 # KEYS: counters    ARGV: now, window, limit of each counter
 # Returns {0, 0}, or {wait, i} for the first counter i (1-based) at its limit.
@@ -195,6 +208,7 @@ class _Script:
 _send = _Script(SEND_SCRIPT)
 _release = _Script(RELEASE_SCRIPT)
 _check = _Script(CHECK_SCRIPT)
+_restore = _Script(RESTORE_SCRIPT)
 _hit = _Script(HIT_SCRIPT)
 _refund = _Script(REFUND_SCRIPT)
 
@@ -255,7 +269,7 @@ class RedisStore(VerificationStore):
         )
 
     def check(self, keys: Keys, code_hash: str, max_attempts: int, now_ms: int) -> CheckResult:
-        status, left, wait = self._run(
+        status, left, wait, *rest = self._run(
             _check, [keys.code, keys.attempts], [now_ms, code_hash, max_attempts]
         )
         status = _text(status)
@@ -263,7 +277,11 @@ class RedisStore(VerificationStore):
             status=status,
             attempts_left=max(0, int(left)),
             retry_after_ms=int(wait) if status == LOCKED else 0,
+            expires_ms=int(rest[0]) if rest else 0,
         )
+
+    def restore(self, keys: Keys, code_hash: str, expires_ms: int, now_ms: int) -> None:
+        self._run(_restore, [keys.code], [now_ms, code_hash, expires_ms])
 
     def hit_many(self, limits: Sequence[Limit], window_ms: int, now_ms: int) -> None:
         if not limits:

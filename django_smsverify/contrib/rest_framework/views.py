@@ -246,13 +246,21 @@ class RegisterView(TokenIssuingView):
 
 
 class SmsLoginView(TokenIssuingView):
-    """``POST``: log in with a number and its code; 200 ``{"user_id", "token", ...}``."""
+    """``POST``: log in with a number and its code; 200 ``{"user_id", "token", ...}``.
+
+    With ``SMSVERIFY["LOGIN_CREATES_USER"]`` a number that no account uses
+    gets one on the spot, and the answer is the same.
+    """
 
     operation_id = "login"
     serializer_class = api.SmsLoginSerializer
 
     def post(self, request: Request) -> Response:
-        return self.issue(request, self.validated_form(request).get_user())
+        form = self.validated_form(request)
+        user = form.get_user()
+        if user is None:  # one-step login could not create the account
+            self._serializer.raise_form_errors(form)
+        return self.issue(request, user)
 
 
 class PasswordLoginView(TokenIssuingView):
