@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import time_machine
 from django import forms
 from django.contrib.auth import authenticate, get_user_model
 
@@ -164,3 +165,30 @@ def test_forms_are_swappable(client, settings):
         {"phone": PHONE, "purpose": "register", "accept_terms": "on", **solved_captcha(client)},
     )
     assert response.status_code == 200
+
+
+def _page_flow(client, page, phone, **fields):
+    client.post(
+        f"/accounts/phone/{page}/",
+        {"action": "send_code", "phone": phone, **solved_captcha(client)},
+    )
+    return client.post(f"/accounts/phone/{page}/", {"phone": phone, "code": last_code(), **fields})
+
+
+def test_a_recycled_number_can_be_registered_by_its_new_owner(client):
+    """Carriers give numbers to new people: after A moves from 138… to 139…,
+    the next owner of 138… signs up normally."""
+    passwords = {"password1": "Tr1cky-horse-battery", "password2": "Tr1cky-horse-battery"}
+    with time_machine.travel("2026-12-07 12:00:00Z", tick=False) as clock:
+        assert _page_flow(client, "register", PHONE, **passwords).status_code == 302
+        first = get_user_model().objects.get()
+        response = _page_flow(client, "change", "+8613900139000")
+        assert response.status_code == 200, response.content.decode()
+        client.post("/accounts/phone/logout/")
+        clock.shift(3600)  # weeks later, in a test's terms
+
+        response = _page_flow(client, "register", PHONE, **passwords)
+    assert response.status_code == 302, response.content.decode()
+    newcomer = get_user_model().objects.exclude(pk=first.pk).get()
+    assert get_adapter().get_user_by_phone(PHONE) == newcomer
+    assert get_adapter().get_user_by_phone("+8613900139000") == first
