@@ -78,6 +78,55 @@ def test_new_sign_ups_work_one_after_another(client, site):
     assert len({u.username for u in created}) == 3
 
 
+def test_existing_user_resets_the_password(client, site):
+    send(client, "password/reset", "13800000099")
+    assert django_smsverify.outbox[-1].purpose == "reset_password"
+    response = client.post(
+        "/accounts/phone/password/reset/",
+        {
+            "phone": "13800000099",
+            "code": last_code(),
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+        },
+    )
+    assert response.status_code == 200, response.content.decode()
+    assert get_user_model().objects.get(username="member99").check_password(NEW_PASSWORD)
+
+
+def test_single_page_front_end_logs_an_existing_user_in_with_a_jwt(site, settings):
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from django_smsverify.captcha.challenge import answer_for
+
+    settings.SMSVERIFY = {
+        **settings.SMSVERIFY,
+        "DRF": {"TOKEN_HOOK": "django_smsverify.contrib.rest_framework.tokens.simplejwt_tokens"},
+    }
+    settings.SIMPLE_JWT = {"SIGNING_KEY": "tests-only-jwt-signing-key-0123456789abcdef"}
+    api = APIClient()
+    key = api.get("/api/phone/captcha/").json()["key"]
+    response = api.post(
+        "/api/phone/send-code/",
+        {
+            "phone": "13800000321",
+            "purpose": "login",
+            "captcha_key": key,
+            "captcha_answer": answer_for(key),
+        },
+        format="json",
+    )
+    assert response.status_code == 200
+    response = api.post(
+        "/api/phone/login/", {"phone": "13800000321", "code": last_code()}, format="json"
+    )
+    assert response.status_code == 200, response.content.decode()
+    member = get_user_model().objects.get(username="member321")
+    assert response.json()["user_id"] == member.pk
+    assert AccessToken(response.json()["access"])["user_id"] == str(member.pk)
+
+
 def test_a_registered_number_gets_no_second_account(client, site):
     users = get_user_model().objects
     before = users.count()
@@ -139,9 +188,9 @@ def test_rows_no_parser_accepts_break_nothing(client, site):
         page = client.get("/accounts/phone/change/")
         assert page.status_code == 200
     if site:  # the import's report names every such row by user id
-        for username in BAD_ROWS:
+        for username, mobile in BAD_ROWS.items():
             pk = get_user_model().objects.get(username=username).pk
-            assert f"{pk}" in site
+            assert f"user {pk}: {mobile!r}: " in site
 
 
 def test_user_field_mode_writes_nothing_to_the_phone_table(client, existing_users, settings):
