@@ -1,15 +1,20 @@
 """System checks. Ids: ``smsverify.E0xx``/``W0xx`` core, ``E1xx`` providers,
 ``E2xx`` captcha, ``E3xx`` web, ``E4xx``/``W4xx`` Celery delivery, ``E5xx`` REST
-API. Each id has a test (``tests/test_checks.py``; the E4xx ones in
-``tests/test_celery_checks.py``, the E5xx ones in ``tests/test_api_checks.py``)."""
+API. ``W010`` (a development SMS backend with ``DEBUG`` off) is a deployment
+check: it runs only with ``manage.py check --deploy``. Each id has a test
+(``tests/test_checks.py``; the E4xx ones in ``tests/test_celery_checks.py``, the
+E5xx ones in ``tests/test_api_checks.py``, and W010, E301 and E403 in
+``tests/test_site_checks.py``)."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from django_smsverify.conf import DEFAULTS, PASSWORD_LOGIN_LIMIT_KEYS, SEND_LIMIT_KEYS, app_settings
@@ -307,6 +312,223 @@ def _celery_option_errors(value: Any) -> list[Any]:
     if not isinstance(merged["RETRY_JITTER"], bool):
         bad("RETRY_JITTER", "True or False")
     return errors
+
+
+#: pip lines for the client library of each kombu transport this check can find
+#: missing. Celery's own bundles first. For Redis that is ``celery[redis]``, not
+#: an extra of ours: our ``[redis]`` extra already brings redis-py (for the
+#: cache), and ``celery[redis]`` is the bundle Celery documents and keeps in step
+#: with kombu. Where Celery has no bundle (or one for Python < 3.11 only), kombu's.
+TRANSPORT_BUNDLES = {
+    "kombu.transport.redis": "celery[redis]",
+    "kombu.transport.SQS": "celery[sqs]",
+    "kombu.transport.mongodb": "celery[mongodb]",
+    "kombu.transport.sqlalchemy": "celery[sqlalchemy]",
+    "kombu.transport.gcpubsub": "celery[gcpubsub]",
+    "kombu.transport.librabbitmq": "kombu[librabbitmq]",
+    "kombu.transport.confluentkafka": "kombu[confluentkafka]",
+    "kombu.transport.azurestoragequeues": "kombu[azurestoragequeues]",
+    "kombu.transport.azureservicebus": "kombu[azureservicebus]",
+}
+
+#: Transports that import their client library inside ``try``/``except
+#: ImportError``, so importing the transport does not name the missing library
+#: (kombu 5.7's redis module fails with an AttributeError instead). Others that
+#: do so (consul, etcd, zookeeper, pyro, qpid, SLMQ, pgmq) import cleanly
+#: without their library and pass this check; kombu refuses them when Celery
+#: first connects.
+TRANSPORT_CLIENT_LIBRARIES = {"kombu.transport.redis": "redis", "kombu.transport.SQS": "boto3"}
+
+
+@register(Tags.compatibility)
+def check_celery_broker(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """With ``DELIVERY = "celery"``, the transport of each Celery broker URL
+    can be imported (E403)."""
+    if app_settings.DELIVERY != "celery":
+        return []
+    try:
+        import celery
+        from kombu.transport import TRANSPORT_ALIASES
+    except ImportError:
+        return []  # smsverify.E402 reports it
+    # What Celery publishes to: the current app (the site's, once its package
+    # has imported it) and CELERY_BROKER_URL, for a site whose app is not loaded yet.
+    urls: list[str] = []
+    for value in (
+        celery.current_app.conf.broker_write_url,
+        getattr(settings, "CELERY_BROKER_URL", None),
+    ):
+        for item in [value] if isinstance(value, str) else (value or []):
+            # Failover URLs are separated by ';', and kombu may try each one.
+            urls += [url.strip() for url in str(item).split(";") if "://" in url]
+    errors: list[Any] = []
+    seen: set[str] = set()
+    for url in urls:
+        scheme = url.split("://", 1)[0]
+        # Only the scheme goes into a message: the rest of the URL can hold a password.
+        # kombu reads "sqla+postgresql://" as the transport "sqla" and lowercases
+        # other schemes (its URL parser does).
+        transport = scheme.split("+", 1)[0] if "+" in scheme else scheme.lower()
+        if transport in seen:
+            continue
+        seen.add(transport)
+        path = TRANSPORT_ALIASES.get(transport)
+        if not isinstance(path, str):
+            errors.append(
+                Error(
+                    f"SMSVERIFY['DELIVERY'] is 'celery' but the Celery broker URL's scheme "
+                    f"{scheme!r} is not a transport kombu knows. Every send would answer 503.",
+                    hint="Use a broker URL kombu supports, such as 'redis://host:6379/0' or "
+                    "'amqp://user:password@host:5672//'.",
+                    id="smsverify.E403",
+                )
+            )
+            continue
+        module = path.split(":", 1)[0] if ":" in path else path.rsplit(".", 1)[0]
+        problem = _transport_problem(module)
+        if problem is None:
+            continue
+        bundle = TRANSPORT_BUNDLES.get(module)
+        errors.append(
+            Error(
+                f"SMSVERIFY['DELIVERY'] is 'celery' but the Celery broker's {transport!r} "
+                f"transport cannot be used: {problem}. Every send would answer 503.",
+                hint=f'pip install "{bundle}"'
+                if bundle
+                else f"Install the Python package that kombu's {transport!r} transport needs.",
+                id="smsverify.E403",
+            )
+        )
+    return errors
+
+
+def _transport_problem(module: str) -> str | None:
+    """Why kombu's transport ``module`` cannot be used, or None."""
+    library = TRANSPORT_CLIENT_LIBRARIES.get(module)
+    try:
+        if library:
+            importlib.import_module(library)
+        importlib.import_module(module)
+    except ImportError as exc:
+        return f"the module {exc.name or library or module!r} cannot be imported"
+    except Exception as exc:
+        # An import that fails otherwise fails the same way when Celery sends.
+        return f"importing {module} fails with {type(exc).__name__}: {exc}"
+    return None
+
+
+@register(Tags.compatibility)
+def check_auth_backend(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """``PhoneBackend`` in ``AUTHENTICATION_BACKENDS`` when the login pages or
+    the REST API are installed (E301)."""
+    if not _login_urls_installed():
+        return []
+    from django_smsverify.adapter import AUTH_BACKEND, DefaultAdapter
+    from django_smsverify.auth import PhoneBackend
+
+    backends = list(settings.AUTHENTICATION_BACKENDS)
+    if AUTH_BACKEND in backends:
+        return []
+    subclasses = [path for path in backends if _is_subclass(path, PhoneBackend)]
+    if not subclasses:
+        return [
+            Error(
+                f"AUTHENTICATION_BACKENDS does not include {AUTH_BACKEND!r}. Users logged in "
+                "by SMS code are anonymous again on their next request, and every login by "
+                "phone number and password is refused.",
+                hint=f"Add {AUTH_BACKEND!r} to AUTHENTICATION_BACKENDS, before "
+                "'django.contrib.auth.backends.ModelBackend'. With django-allauth, both "
+                "'allauth.account.auth_backends.AuthenticationBackend' and PhoneBackend go "
+                "in the list.",
+                id="smsverify.E301",
+            )
+        ]
+    try:
+        adapter = import_string(app_settings.ADAPTER)
+    except ImportError:
+        adapter = DefaultAdapter
+    # Django's get_user() only trusts the exact backend path stored in the
+    # session, and DefaultAdapter.login() stores PhoneBackend's own path: a
+    # subclass alone serves password checks but not the session that follows.
+    if getattr(adapter, "login", None) is not DefaultAdapter.login:
+        return []
+    return [
+        Error(
+            f"AUTHENTICATION_BACKENDS has {subclasses[0]!r}, a subclass of PhoneBackend, "
+            f"but not {AUTH_BACKEND!r} itself, the backend the app logs users in with. "
+            "Users logged in by the app are anonymous again on their next request.",
+            hint=f"Add {AUTH_BACKEND!r} as well, or override login() in your "
+            "SMSVERIFY['ADAPTER'] to log users in with your own backend.",
+            id="smsverify.E301",
+        )
+    ]
+
+
+def _login_urls_installed() -> bool:
+    for name in ("smsverify:login", "smsverify_api:login"):
+        try:
+            reverse(name)
+        except NoReverseMatch:
+            continue
+        except ImportError:
+            # A URLconf that cannot be imported is reported by Django's own checks.
+            return False
+        return True
+    return False
+
+
+def _is_subclass(path: str, base: type) -> bool:
+    try:
+        value = import_string(path)
+    except ImportError:
+        return False  # Django reports backends that cannot be imported.
+    return isinstance(value, type) and issubclass(value, base)
+
+
+@register(Tags.security, deploy=True)
+def check_development_backend(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """A console, locmem or dummy ``SMS_BACKEND`` with ``DEBUG`` off (W010, ``--deploy`` only)."""
+    if settings.DEBUG:
+        return []
+    path = app_settings.SMS_BACKEND
+    try:
+        backend = import_string(path)
+    except ImportError:
+        return []  # smsverify.E001 reports it
+    from django_smsverify.backends import console, dummy, locmem
+
+    development = (
+        (
+            console.SmsBackend,
+            "the console backend",
+            "prints every verification code to the server's output",
+        ),
+        (
+            locmem.SmsBackend,
+            "the locmem backend",
+            "keeps every message in memory (django_smsverify.outbox)",
+        ),
+        (dummy.SmsBackend, "the dummy backend", "throws every message away"),
+    )
+    for cls, name, does in development:
+        if not (isinstance(backend, type) and issubclass(backend, cls)):
+            continue
+        if not getattr(settings, "SMS_BACKEND", None):
+            setting = f"SMS_BACKEND is not set, so {name} (the default) is in use"
+        elif backend is cls:
+            setting = f"SMS_BACKEND is {path!r}, {name},"
+        else:
+            setting = f"SMS_BACKEND is {path!r}, a subclass of {name},"
+        return [
+            Warning(
+                f"{setting} while DEBUG is False: it {does} and sends no SMS.",
+                hint="Set SMS_BACKEND to a real provider: "
+                "'django_smsverify.backends.ronglian.SmsBackend' (Ronglian, 容联云) or "
+                "'django_smsverify.backends.tencent.SmsBackend' (Tencent Cloud).",
+                id="smsverify.W010",
+            )
+        ]
+    return []
 
 
 def _user() -> dict[str, Any]:
