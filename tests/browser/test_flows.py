@@ -52,7 +52,7 @@ def test_newcomer_registers_logs_out_logs_in_by_sms_and_resets_password(page):
     page.fill("input[name=password2]", PASSWORD)
     page.click("button[value=submit]")
     expect(page).to_have_url(re.compile(r"/welcome/$"))
-    expect(page.locator("#who")).to_have_text(PHONE)
+    expect(page.locator("#phone")).to_have_text(PHONE)
 
     # Log out.
     page.click("#logout")
@@ -65,7 +65,7 @@ def test_newcomer_registers_logs_out_logs_in_by_sms_and_resets_password(page):
     expect(page.locator("[data-smsverify-status]")).to_contain_text("Code sent")
     page.fill("input[name=code]", last_code(PHONE))
     page.click("button[value=submit]")
-    expect(page.locator("#who")).to_have_text(PHONE)
+    expect(page.locator("#phone")).to_have_text(PHONE)
     page.click("#logout")
 
     # Reset the password, then log in with it.
@@ -83,7 +83,7 @@ def test_newcomer_registers_logs_out_logs_in_by_sms_and_resets_password(page):
     page.fill("input[name=phone]", "13800138000")
     page.fill("input[name=password]", new_password)
     page.click("button[value=submit]")
-    expect(page.locator("#who")).to_have_text(PHONE)
+    expect(page.locator("#phone")).to_have_text(PHONE)
 
 
 def test_wrong_code_then_too_many_attempts(page):
@@ -141,7 +141,7 @@ def test_every_form_posts_without_javascript(browser, live_server):
     page.fill("input[name=password1]", PASSWORD)
     page.fill("input[name=password2]", PASSWORD)
     page.click("button[value=submit]")
-    expect(page.locator("#who")).to_have_text(PHONE)
+    expect(page.locator("#phone")).to_have_text(PHONE)
     context.close()
 
 
