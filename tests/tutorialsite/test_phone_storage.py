@@ -23,8 +23,10 @@ def make(username, mobile):
 
 @pytest.mark.parametrize("stored", ["13800138000", "+8613800138000", "8613800138000"])
 def test_every_common_spelling_in_the_column_matches(stored, settings):
-    settings.SMSVERIFY = {"USER_PHONE_FIELD": "mobile", "USER_PHONE_FORMAT": "e164"}
-    user = make("old", stored)
+    # last_name: the 11-character mobile column cannot hold the longer
+    # spellings (PostgreSQL refuses them), a 150-character one can.
+    settings.SMSVERIFY = {"USER_PHONE_FIELD": "last_name", "USER_PHONE_FORMAT": "e164"}
+    user = get_user_model().objects.create_user(username="old", mobile="1", last_name=stored)
     adapter = get_adapter()
     assert adapter.get_user_by_phone("+8613800138000") == user
     assert adapter.is_registered("+8613800138000")
