@@ -137,6 +137,7 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         "CODE_TTL": (1, 86_400),
         "RESEND_COOLDOWN": (0, 86_400),
         "MAX_ATTEMPTS": (1, 1000),
+        "IPV6_PREFIX": (32, 128),
     }
     for key, (low, high) in bounds.items():
         value = _user().get(key, DEFAULTS[key])

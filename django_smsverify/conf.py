@@ -60,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "ALLOW_TEST_NUMBERS": False,
     "FORMS": {},
     "TRUSTED_PROXIES": 0,
+    "IPV6_PREFIX": 64,
     "PHONE_STATUS_LIMIT": 20,
     "PASSWORD_LOGIN_LIMITS": {"PHONE_PER_HOUR": 10, "IP_PER_HOUR": 50},
     "RONGLIAN": {},
@@ -410,6 +411,16 @@ class AppSettings:
         ``X-Forwarded-For``. Default ``0``: the client IP is ``REMOTE_ADDR`` and
         the header is ignored (anyone can forge it)."""
         return int(self._get("TRUSTED_PROXIES") or 0)
+
+    @property
+    def IPV6_PREFIX(self) -> int:
+        """How many leading bits of an IPv6 address make one client for every
+        per-IP limit (``SEND_LIMITS["IP_PER_HOUR"]``,
+        ``PASSWORD_LOGIN_LIMITS["IP_PER_HOUR"]``, ``PHONE_STATUS_LIMIT``).
+        Default ``64``: a single subscriber gets at least a /64 and may use
+        any address in it. IPv4 addresses always count one by one. From 32 to
+        128 (``smsverify.E006``)."""
+        return int(self._get("IPV6_PREFIX"))
 
     @property
     def PHONE_STATUS_LIMIT(self) -> int:

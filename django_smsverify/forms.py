@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from django_smsverify import verification
 from django_smsverify.adapter import get_adapter
+from django_smsverify.client_ip import client_bucket
 from django_smsverify.conf import PURPOSES, app_settings
 from django_smsverify.exceptions import (
     FORM_MESSAGES,
@@ -399,7 +400,7 @@ class PasswordLoginForm(RequestForm):
             found.append(Limit(key, limits["PHONE_PER_HOUR"], "phone_hour"))
         if limits["IP_PER_HOUR"] is not None:
             ip = get_adapter().get_client_ip(self.request) if self.request is not None else None
-            key = limit_key("password_ip", ip or "-")
+            key = limit_key("password_ip", client_bucket(ip) or "-")
             found.append(Limit(key, limits["IP_PER_HOUR"], "ip_hour"))
         return found
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django_smsverify import delivery, signals
+from django_smsverify.client_ip import client_bucket
 from django_smsverify.conf import PURPOSES, app_settings
 from django_smsverify.exceptions import (
     CodeExpired,
@@ -108,6 +109,9 @@ def send_code(
     and swallowed and the limits stay consumed, so the caller's answer is the
     same as for a code that went out.
 
+    ``ip`` is the client's address; IPv6 addresses count by their
+    ``IPV6_PREFIX`` network (see :mod:`django_smsverify.client_ip`).
+
     Checks the resend cooldown, the per-number and per-IP quotas and any
     lock-out in one atomic step that also stores the new code (replacing the
     previous one). If the SMS cannot be sent, what the step consumed is given
@@ -128,7 +132,7 @@ def send_code(
     policy = _policy()
     # With the per-IP quota off the IP key is not touched at all, which also
     # keeps the script on the number's one Redis Cluster slot.
-    keys = Keys.build(e164, purpose, ip if policy.ip_per_hour else None)
+    keys = Keys.build(e164, purpose, client_bucket(ip) if policy.ip_per_hour else None)
     store = get_store()
     now = now_ms()
     store.reserve_send(keys, hashed, policy, now)

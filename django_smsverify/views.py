@@ -33,6 +33,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from django_smsverify.adapter import get_adapter
+from django_smsverify.client_ip import client_bucket
 from django_smsverify.conf import app_settings
 from django_smsverify.exceptions import (
     FORM_MESSAGES,
@@ -212,7 +213,7 @@ def lookup_phone_status(request: Any, text: str) -> tuple[str, bool]:
     :class:`~django_smsverify.exceptions.InvalidPhoneNumber`.
     """
     adapter = get_adapter()
-    ip = adapter.get_client_ip(request) or "-"
+    ip = client_bucket(adapter.get_client_ip(request)) or "-"
     get_store().hit(
         limit_key("phone_status", ip),
         app_settings.PHONE_STATUS_LIMIT,

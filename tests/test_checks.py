@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.core import checks
 
 from django_smsverify import checks as smsverify_checks
@@ -139,3 +140,13 @@ def test_e008_bad_region_or_test_number(settings):
     settings.SMSVERIFY = {"TEST_NUMBERS": {"12345": "123456", "+8613800000000": "12ab"}}
     messages = smsverify_checks.check_regions_and_numbers()
     assert ids(messages) == ["smsverify.E008", "smsverify.E008"]
+
+
+@pytest.mark.parametrize("prefix", [16, 129, "64", True])
+def test_e006_ipv6_prefix(settings, prefix):
+    settings.SMSVERIFY = {"IPV6_PREFIX": prefix}
+    [message] = smsverify_checks.check_values()
+    assert message.id == "smsverify.E006"
+    assert "IPV6_PREFIX" in message.msg and "from 32 to 128" in message.msg
+    settings.SMSVERIFY = {"IPV6_PREFIX": 56}
+    assert smsverify_checks.check_values() == []

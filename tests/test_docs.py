@@ -15,7 +15,7 @@ def documented() -> dict[str, str]:
     """{key: the text of its section} for every ``KEY`` section heading."""
     text = SETTINGS_PAGE.read_text()
     pattern = re.compile(
-        r"^``([A-Z_]+)``\n~+\n(.*?)(?=^``[A-Z_]+``\n~|^\S[^\n]*\n-+\n|\Z)", re.M | re.S
+        r"^``([A-Z0-9_]+)``\n~+\n(.*?)(?=^``[A-Z0-9_]+``\n~|^\S[^\n]*\n-+\n|\Z)", re.M | re.S
     )
     return {m.group(1): m.group(2) for m in pattern.finditer(text)}
 
