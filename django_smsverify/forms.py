@@ -272,10 +272,8 @@ class RegistrationForm(SetPasswordMixin, PhoneCodeForm):
         cleaned = super().clean()
         phone = cleaned.get("phone")
         if phone:
-            # An unsaved user carrying the number, for UserAttributeSimilarityValidator.
-            probe = get_user_model()()
-            probe.username = get_adapter().username_for_phone(phone)
-            self.clean_passwords(probe)
+            # So that UserAttributeSimilarityValidator refuses the number as a password.
+            self.clean_passwords(_stand_in_user(phone))
         if phone and not self.errors:
             self.check_code(phone)
         return cleaned
@@ -424,7 +422,15 @@ class PasswordLoginForm(RequestForm):
 
 
 class PasswordResetForm(SetPasswordMixin, PhoneCodeForm):
-    """Set a new password after proving, by code, that one owns the number."""
+    """Set a new password after proving, by code, that one owns the number.
+
+    Nothing about the account shows before the code is right: the password is
+    first validated against a stand-in user carrying only the number (as on
+    sign-up), so a registered and an unregistered number get the same
+    answers. Once the code has passed, it is validated against the real user
+    too; if that refuses it, the code is given back so the owner can choose
+    another password with it.
+    """
 
     purpose = "reset_password"
     password1, password2 = _password_fields()
@@ -434,13 +440,18 @@ class PasswordResetForm(SetPasswordMixin, PhoneCodeForm):
         phone = cleaned.get("phone")
         if not phone:
             return cleaned
+        self.clean_passwords(_stand_in_user(phone))
+        if self.errors or not self.check_code(phone):
+            return cleaned
         user = get_adapter().get_user_by_phone(phone)
-        self.clean_passwords(user or get_user_model()())
-        if not self.errors and self.check_code(phone):
-            if user is None:
-                self.add_error("phone", _error("phone_unregistered"))
-            else:
-                self.user = user
+        if user is None:
+            self.add_error("phone", _error("phone_unregistered"))
+            return cleaned
+        self.clean_passwords(user)
+        if self.errors:
+            self._give_code_back()
+        else:
+            self.user = user
         return cleaned
 
     def save(self) -> Any:
@@ -448,6 +459,14 @@ class PasswordResetForm(SetPasswordMixin, PhoneCodeForm):
         self.user.set_password(self.cleaned_data["password1"])
         self.user.save(update_fields=["password"])
         return self.user
+
+
+def _stand_in_user(phone: str) -> Any:
+    """An unsaved user that carries only ``phone`` (as its username), for the
+    password validators before anyone's account may be looked at."""
+    probe = get_user_model()()
+    probe.username = phone
+    return probe
 
 
 class PhoneChangeForm(PhoneCodeForm):
