@@ -216,6 +216,7 @@ FORM_MESSAGES: dict[str, Any] = {
     "inactive": _("This account is inactive."),
     "login_required": _("Log in first."),
     "invalid_json": _("The request body is not valid JSON."),
+    "invalid_text": _("This contains characters that are not valid text."),
     "not_found": _("Not found."),
     "invalid_choice": _("Select a valid choice. That choice is not one of the available choices."),
 }

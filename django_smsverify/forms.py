@@ -246,6 +246,16 @@ class SetPasswordMixin:
             form.add_error("password1", exc)
 
 
+def encodable(value: str) -> None:
+    """Refuse text that is not valid Unicode (a lone surrogate, which a JSON
+    ``"\\ud800"`` or a ``charset=utf-7`` body can carry). Django's password
+    hashers encode strictly, so such a password would be a 500."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _error("invalid_text") from None
+
+
 def _password_fields() -> tuple[forms.CharField, forms.CharField]:
     return (
         forms.CharField(
@@ -253,11 +263,13 @@ def _password_fields() -> tuple[forms.CharField, forms.CharField]:
             strip=False,
             widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
             help_text=password_validation.password_validators_help_text_html,
+            validators=[encodable],
         ),
         forms.CharField(
             label=_("Password (again)"),
             strip=False,
             widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+            validators=[encodable],
         ),
     )
 
@@ -362,6 +374,7 @@ class PasswordLoginForm(RequestForm):
         label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        validators=[encodable],
     )
 
     def clean(self) -> dict[str, Any]:

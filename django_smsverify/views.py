@@ -118,8 +118,26 @@ def request_data(request: HttpRequest) -> QueryDict | dict[str, Any]:
                     if isinstance(value, str)
                     else ("" if value is None else json.dumps(value))
                 )
+        if has_invalid_text(flat.items()):
+            raise ValueError("not valid Unicode")
         return flat
+    if has_invalid_text(request.POST.lists()):
+        raise ValueError("not valid Unicode")
     return request.POST
+
+
+def has_invalid_text(items: Any) -> bool:
+    """Whether any key or value of ``items`` (pairs of a key and a value or a
+    list of values) is text that strict UTF-8 cannot encode: a lone surrogate,
+    from a JSON ``"\\ud800"`` or a ``charset=utf-7`` body."""
+    for key, value in items:
+        for text in [key, *(value if isinstance(value, list) else [value])]:
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -233,7 +251,8 @@ def readable_post(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     Django's multipart parser decodes field names with ``errors="replace"``,
     which some codecs refuse (``idna`` with a ``UnicodeError``, ``base64`` with
     a ``LookupError``); unhandled, that is a 500 for something any client can
-    send.
+    send. A body in ``charset=utf-7`` can also decode to lone surrogates,
+    which no page can echo back and no password hasher can take: 400 too.
     """
 
     @wraps(view)
@@ -243,6 +262,10 @@ def readable_post(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
                 request.POST  # noqa: B018 - parse now, where the error can be caught
             except (ValueError, LookupError) as exc:  # a UnicodeError; a codec not for text
                 raise BadRequest("undecodable request body") from exc
+            if has_invalid_text(request.POST.lists()):
+                raise BadRequest("request body holds text that is not valid Unicode")
+        if has_invalid_text(request.GET.lists()):
+            raise BadRequest("query string holds text that is not valid Unicode")
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -32,12 +32,15 @@ from django.conf import settings
 
 from django_smsverify.captcha import store
 from django_smsverify.conf import app_settings
-from django_smsverify.store.base import now_ms
+from django_smsverify.store.base import now_ms, utf8
 
-#: The characters of a challenge: digits and upper-case letters without
-#: look-alikes (no 0/O, no 1/I; lower-case l cannot appear since answers are
-#: shown in upper case). 32 characters, so one byte picks one without bias.
-ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+#: The characters of a challenge: upper-case letters and digits, keeping one
+#: of each pair that a person (or a warped glyph) can confuse: no 0/O/Q, 1/I/L,
+#: 2/Z/7, 5/S, 6/G, 8/B, 9/g, 4/A, U/V, 7/T, and E/F and P/R (the image's
+#: inverting ribbon can add or hide a bar or a leg). Answers are
+#: case-insensitive and shown in upper case, so lower-case l never appears.
+#: 18 characters; see answer_for() for how a byte picks one without bias.
+ALPHABET = "34CDEHJKMNPSTUWXYZ"
 
 # token_urlsafe(24) gives 32 characters of this set. Anything else is not a key
 # we issued and is refused before any hashing or store access (a 10 KB key, NUL
@@ -158,10 +161,18 @@ def answer_for(key: str) -> str:
     For the image renderer and tests; never send it to a client.
     """
     length = int(app_settings.CAPTCHA.LENGTH)
-    digest = _mac(b"answer", key.encode())
-    # One byte per character; len(ALPHABET) divides 256, so every character is
-    # equally likely.
-    return "".join(ALPHABET[b % len(ALPHABET)] for b in digest[:length])
+    # One byte per character. Bytes at or above the largest multiple of
+    # len(ALPHABET) are skipped, so every character is equally likely; a
+    # digest has 32 bytes and under 2 % are skipped, so the loop almost never
+    # needs a second block.
+    limit = 256 - 256 % len(ALPHABET)
+    chars: list[str] = []
+    block = 0
+    while len(chars) < length:
+        digest = _mac(b"answer", key.encode() + (b"\x00%d" % block if block else b""))
+        chars += [ALPHABET[b % len(ALPHABET)] for b in digest if b < limit]
+        block += 1
+    return "".join(chars[:length])
 
 
 # Internals ---------------------------------------------------------------------
@@ -183,12 +194,12 @@ def _mac(label: bytes, data: bytes) -> bytes:
 def _cache_key(key: str) -> str:
     # Fixed length whatever the client sent; the hash tag keeps each key in one
     # Redis Cluster slot, as in the code store.
-    return "smsverify:{captcha:%s}" % _mac(b"key", key.encode()).hex()[:32]
+    return "smsverify:{captcha:%s}" % _mac(b"key", utf8(key)).hex()[:32]
 
 
 def _answer_hash(key: str, answer: str) -> str:
-    return _mac(b"answer-hash", f"{key}\x00{answer}".encode()).hex()
+    return _mac(b"answer-hash", utf8(f"{key}\x00{answer}")).hex()
 
 
 def _drawing_seed(key: str) -> int:
-    return int.from_bytes(_mac(b"drawing", key.encode())[:8], "big")
+    return int.from_bytes(_mac(b"drawing", utf8(key))[:8], "big")

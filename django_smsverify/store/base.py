@@ -69,8 +69,19 @@ def _derived_key(secret: str) -> bytes:
     return hashlib.sha256(b"django_smsverify.store:" + secret.encode()).digest()
 
 
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8 for a hash, whatever a client sent.
+
+    A lone surrogate (``"\\ud800"`` in JSON, or what a ``charset=utf-7``
+    body decodes to) cannot be strict UTF-8, and every code, captcha answer
+    and key the app hashes comes from a client: ``surrogatepass`` gives such
+    text bytes of its own, so it is simply a wrong answer, never a 500.
+    """
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _mac(data: str) -> str:
-    return hmac.new(_derived_key(settings.SECRET_KEY), data.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(_derived_key(settings.SECRET_KEY), utf8(data), hashlib.sha256).hexdigest()
 
 
 def code_hash(phone: str, purpose: str, code: str) -> str:

@@ -49,7 +49,7 @@ from django_smsverify.exceptions import (  # noqa: E402
     ServiceUnavailable,
     SmsSendError,
 )
-from django_smsverify.views import lookup_phone_status  # noqa: E402
+from django_smsverify.views import has_invalid_text, lookup_phone_status  # noqa: E402
 
 logger = logging.getLogger("django_smsverify.contrib.rest_framework")
 
@@ -131,6 +131,14 @@ class SmsVerifyAPIView(GenericAPIView):
             # cannot decode it (UnicodeError from the form and multipart
             # parsers) would otherwise be a 500.
             raise ParseError() from exc
+        if hasattr(data, "lists"):
+            items = data.lists()
+        else:  # a JSON body; one that is not an object is the serializer's to refuse
+            items = data.items() if isinstance(data, dict) else []
+        if has_invalid_text(items):
+            # A lone surrogate ("\\ud800" in JSON, or a utf-7 form body) can
+            # be neither hashed nor rendered back: refuse it before any field.
+            raise ParseError()
         serializer = self.get_serializer(data=data)
         serializer.is_valid(raise_exception=True)
         self._serializer = serializer
