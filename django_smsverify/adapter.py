@@ -8,21 +8,28 @@ django-allauth's ``ACCOUNT_ADAPTER``.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth import login as auth_login
+from django.core.cache import caches
 from django.db import models
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
 from django_smsverify import signals
+from django_smsverify.client_ip import client_bucket
 from django_smsverify.conf import app_settings
 from django_smsverify.delivery import build_message
+from django_smsverify.exceptions import ServiceUnavailable
 from django_smsverify.message import SmsMessage
 from django_smsverify.phone_storage import PhoneStorage, default_phone_storage
+from django_smsverify.store.base import now_ms
+
+logger = logging.getLogger("django_smsverify.adapter")
 
 #: Backend path used when the app logs a user in itself.
 AUTH_BACKEND = "django_smsverify.auth.PhoneBackend"
@@ -182,6 +189,39 @@ class DefaultAdapter:
                 if _is_ip(candidate):
                     return candidate
         return remote
+
+
+#: Cache key (in ``SMSVERIFY["CACHE"]``) that records a request whose client
+#: address could not be determined, for the deploy check ``smsverify.W013``.
+UNKNOWN_CLIENT_SEEN = "smsverify:unknown-client-seen"
+
+
+def client_key(request: HttpRequest) -> str:
+    """The client that ``request`` counts against in a per-client limit: the
+    adapter's :meth:`~DefaultAdapter.get_client_ip`, IPv6 grouped by
+    ``IPV6_PREFIX`` (see :func:`~django_smsverify.client_ip.client_bucket`).
+
+    When there is no address (``REMOTE_ADDR`` empty, as behind a proxy on a
+    unix socket that does not pass it on) the limit can neither be applied
+    per client nor skipped: skipping lets anyone past it, and one shared
+    bucket lets anyone lock everybody out. So the request is refused with
+    :class:`~django_smsverify.exceptions.ServiceUnavailable` (HTTP 503), the
+    error is logged, and ``manage.py check --deploy`` warns
+    (``smsverify.W013``) until the deployment passes the address on.
+    """
+    key = client_bucket(get_adapter().get_client_ip(request))
+    if key:
+        return key
+    logger.error(
+        "client address unknown (REMOTE_ADDR is empty, TRUSTED_PROXIES is %d): "
+        "refusing a request that a per-client limit applies to",
+        app_settings.TRUSTED_PROXIES,
+    )
+    try:
+        caches[app_settings.CACHE].set(UNKNOWN_CLIENT_SEEN, now_ms(), 7 * 86_400)
+    except Exception:  # the refusal matters, the note for the check does not
+        logger.warning("could not record the unknown client address for the deploy check")
+    raise ServiceUnavailable()
 
 
 def _is_ip(value: str) -> bool:

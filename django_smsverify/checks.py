@@ -1,7 +1,8 @@
 """System checks. Ids: ``smsverify.E0xx``/``W0xx`` core, ``E1xx`` providers,
 ``E2xx`` captcha, ``E3xx`` web, ``E4xx``/``W4xx`` Celery delivery, ``E5xx`` REST
-API. ``W010`` (a development SMS backend with ``DEBUG`` off) is a deployment
-check: it runs only with ``manage.py check --deploy``. Each id has a test
+API. ``W010`` (a development SMS backend with ``DEBUG`` off) and ``W013``
+(requests without a client address were refused) are deployment checks: they
+run only with ``manage.py check --deploy``. Each id has a test
 (``tests/test_checks.py``; the E4xx ones in ``tests/test_celery_checks.py``, the
 E5xx ones in ``tests/test_api_checks.py``, and W010, E301 and E403 in
 ``tests/test_site_checks.py``)."""
@@ -530,6 +531,37 @@ def check_development_backend(app_configs: Any = None, **kwargs: Any) -> list[An
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def check_unknown_client_address(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Requests arrived whose client address could not be determined (W013,
+    ``--deploy`` only): the app refused them, since a per-client limit can
+    neither be skipped nor shared by everybody."""
+    from django.core.cache import caches
+
+    from django_smsverify.adapter import UNKNOWN_CLIENT_SEEN
+
+    try:
+        seen = caches[app_settings.CACHE].get(UNKNOWN_CLIENT_SEEN)
+    except Exception:
+        return []  # a cache that is down is reported when it is used
+    if not seen:
+        return []
+    proxies = app_settings.TRUSTED_PROXIES
+    return [
+        Warning(
+            "Requests arrived without a client address (REMOTE_ADDR empty"
+            + (f", fewer than {proxies} X-Forwarded-For hops" if proxies else "")
+            + f", TRUSTED_PROXIES = {proxies}) in the last 7 days; the app answered them 503 "
+            "wherever a per-client limit applies (sending codes, password login, phone status).",
+            hint="Behind a proxy on a unix socket, have the proxy send X-Forwarded-For (nginx: "
+            "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for) and set "
+            "SMSVERIFY['TRUSTED_PROXIES'] to the number of proxies, or have the WSGI server "
+            "set REMOTE_ADDR from the proxy protocol.",
+            id="smsverify.W013",
+        )
+    ]
 
 
 def _user() -> dict[str, Any]:

@@ -20,8 +20,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from django_smsverify import verification
-from django_smsverify.adapter import get_adapter
-from django_smsverify.client_ip import client_bucket
+from django_smsverify.adapter import client_key, get_adapter
 from django_smsverify.conf import PURPOSES, app_settings
 from django_smsverify.exceptions import (
     FORM_MESSAGES,
@@ -136,7 +135,9 @@ class SendCodeForm(RequestForm):
         request = self.request
         phone, purpose = self.cleaned_data["phone"], self.cleaned_data["purpose"]
         reason = getattr(self, "notice_reason", None)
-        ip = adapter.get_client_ip(request) if request is not None else None
+        ip = None
+        if request is not None and app_settings.SEND_LIMITS["IP_PER_HOUR"]:
+            ip = client_key(request)
         if reason:
 
             def factory(p: str, code: str, pu: str, ttl: int) -> Any:
@@ -410,8 +411,8 @@ class PasswordLoginForm(RequestForm):
             key = limit_key("password_phone", e164)
             found.append(Limit(key, limits["PHONE_PER_HOUR"], "phone_hour"))
         if limits["IP_PER_HOUR"] is not None:
-            ip = get_adapter().get_client_ip(self.request) if self.request is not None else None
-            key = limit_key("password_ip", client_bucket(ip) or "-")
+            client = client_key(self.request) if self.request is not None else "-"
+            key = limit_key("password_ip", client)
             found.append(Limit(key, limits["IP_PER_HOUR"], "ip_hour"))
         return found
 

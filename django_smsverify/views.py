@@ -32,8 +32,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from django_smsverify.adapter import get_adapter
-from django_smsverify.client_ip import client_bucket
+from django_smsverify.adapter import client_key, get_adapter
 from django_smsverify.conf import app_settings
 from django_smsverify.exceptions import (
     FORM_MESSAGES,
@@ -231,9 +230,8 @@ def lookup_phone_status(request: Any, text: str) -> tuple[str, bool]:
     :class:`~django_smsverify.exceptions.InvalidPhoneNumber`.
     """
     adapter = get_adapter()
-    ip = client_bucket(adapter.get_client_ip(request)) or "-"
     get_store().hit(
-        limit_key("phone_status", ip),
+        limit_key("phone_status", client_key(request)),
         app_settings.PHONE_STATUS_LIMIT,
         HOUR_MS,
         now_ms(),
