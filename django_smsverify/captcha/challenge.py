@@ -36,8 +36,8 @@ from django_smsverify.store.base import now_ms, utf8
 
 #: The characters of a challenge: upper-case letters and digits, keeping one
 #: of each pair that a person (or a warped glyph) can confuse: no 0/O/Q, 1/I/L,
-#: 2/Z/7, 5/S, 6/G, 8/B, 9/g, 4/A, U/V, 7/T, and E/F and P/R (the image's
-#: inverting ribbon can add or hide a bar or a leg). Answers are
+#: 2/Z/7, 5/S, 6/G, 8/B, 9/g, 4/A, U/V, 7/T, and E/F and P/R (noise lines
+#: can add or hide a bar or a leg). Answers are
 #: case-insensitive and shown in upper case, so lower-case l never appears.
 #: 18 characters; see answer_for() for how a byte picks one without bias.
 ALPHABET = "34CDEHJKMNPSTUWXYZ"
@@ -169,7 +169,7 @@ def answer_for(key: str) -> str:
     chars: list[str] = []
     block = 0
     while len(chars) < length:
-        digest = _mac(b"answer", key.encode() + (b"\x00%d" % block if block else b""))
+        digest = _mac(b"answer", utf8(key) + (b"\x00%d" % block if block else b""))
         chars += [ALPHABET[b % len(ALPHABET)] for b in digest if b < limit]
         block += 1
     return "".join(chars[:length])
