@@ -247,14 +247,22 @@ class SetPasswordMixin:
             form.add_error("password1", exc)
 
 
-def encodable(value: str) -> None:
-    """Refuse text that is not valid Unicode (a lone surrogate, which a JSON
-    ``"\\ud800"`` or a ``charset=utf-7`` body can carry). Django's password
-    hashers encode strictly, so such a password would be a 500."""
+def is_valid_text(text: str) -> bool:
+    """Whether ``text`` is valid Unicode: strict UTF-8 can encode it. A lone
+    surrogate (a JSON ``"\\ud800"``, or what a ``charset=utf-7`` body decodes
+    to) cannot, and neither a page that echoes it nor a password hasher can
+    take it."""
     try:
-        value.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
-        raise _error("invalid_text") from None
+        return False
+    return True
+
+
+def encodable(value: str) -> None:
+    """Validator: refuse text that is not valid Unicode (see :func:`is_valid_text`)."""
+    if not is_valid_text(value):
+        raise _error("invalid_text")
 
 
 def _password_fields() -> tuple[forms.CharField, forms.CharField]:

@@ -37,17 +37,22 @@ def normalize(raw: object, region: str | None = None) -> str:
     ``ALLOWED_REGIONS`` (:class:`UnsupportedRegion`) and anything that is not
     plainly a phone number are refused.
     """
+    e164, number_region = _read(raw, region)
+    allowed = app_settings.ALLOWED_REGIONS
+    if allowed is not None and number_region not in allowed:
+        raise UnsupportedRegion()
+    return e164
+
+
+def _read(raw: object, region: str | None) -> tuple[str, str | None]:
+    """E.164 and region code of the mobile number ``raw`` spells, else InvalidPhoneNumber."""
     if not isinstance(raw, str):
         raise InvalidPhoneNumber()
     # NFKC folds full-width digits and plus signs (common from Chinese IMEs).
     text = unicodedata.normalize("NFKC", raw[: MAX_INPUT_LENGTH * 4]).strip()
     if not text or len(text) > MAX_INPUT_LENGTH or not _ALLOWED.match(text):
         raise InvalidPhoneNumber()
-    e164, number_region = _parse_mobile(text, (region or app_settings.DEFAULT_REGION).upper())
-    allowed = app_settings.ALLOWED_REGIONS
-    if allowed is not None and number_region not in allowed:
-        raise UnsupportedRegion()
-    return e164
+    return _parse_mobile(text, (region or app_settings.DEFAULT_REGION).upper())
 
 
 # A request that sends a code reads its number twice (the form field, then the
@@ -93,12 +98,7 @@ def read_stored(raw: object, region: str | None = None) -> str | None:
     than a request, and it answers None instead of raising for rows that hold
     no valid mobile number.
     """
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_INPUT_LENGTH * 4:
-        return None
-    text = unicodedata.normalize("NFKC", raw).strip()
-    if len(text) > MAX_INPUT_LENGTH or not _ALLOWED.match(text):
-        return None
     try:
-        return _parse_mobile(text, (region or app_settings.DEFAULT_REGION).upper())[0]
+        return _read(raw, region)[0]
     except InvalidPhoneNumber:
         return None

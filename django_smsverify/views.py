@@ -42,7 +42,7 @@ from django_smsverify.exceptions import (
     SmsSendError,
     SmsVerifyError,
 )
-from django_smsverify.forms import get_form_class
+from django_smsverify.forms import get_form_class, is_valid_text
 from django_smsverify.phone import normalize
 from django_smsverify.store import get_store
 from django_smsverify.store.base import HOUR_MS, limit_key, now_ms
@@ -117,26 +117,29 @@ def request_data(request: HttpRequest) -> QueryDict | dict[str, Any]:
                     if isinstance(value, str)
                     else ("" if value is None else json.dumps(value))
                 )
-        if has_invalid_text(flat.items()):
+        if has_invalid_text(flat):
             raise ValueError("not valid Unicode")
         return flat
-    if has_invalid_text(request.POST.lists()):
+    if has_invalid_text(request.POST):
         raise ValueError("not valid Unicode")
     return request.POST
 
 
-def has_invalid_text(items: Any) -> bool:
-    """Whether any key or value of ``items`` (pairs of a key and a value or a
-    list of values) is text that strict UTF-8 cannot encode: a lone surrogate,
-    from a JSON ``"\\ud800"`` or a ``charset=utf-7`` body."""
-    for key, value in items:
-        for text in [key, *(value if isinstance(value, list) else [value])]:
-            if isinstance(text, str):
-                try:
-                    text.encode("utf-8")
-                except UnicodeEncodeError:
-                    return True
-    return False
+def has_invalid_text(data: Any) -> bool:
+    """Whether any key or value of ``data`` (a ``QueryDict`` or a dict) is text
+    that is not valid Unicode (see :func:`~django_smsverify.forms.is_valid_text`).
+    Anything else (a JSON body that is not an object) holds no such text."""
+    if hasattr(data, "lists"):
+        items = data.lists()
+    elif isinstance(data, dict):
+        items = data.items()
+    else:
+        return False
+    return any(
+        isinstance(text, str) and not is_valid_text(text)
+        for key, value in items
+        for text in [key, *(value if isinstance(value, list) else [value])]
+    )
 
 
 @dataclass(frozen=True)
@@ -260,9 +263,9 @@ def readable_post(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
                 request.POST  # noqa: B018 - parse now, where the error can be caught
             except (ValueError, LookupError) as exc:  # a UnicodeError; a codec not for text
                 raise BadRequest("undecodable request body") from exc
-            if has_invalid_text(request.POST.lists()):
+            if has_invalid_text(request.POST):
                 raise BadRequest("request body holds text that is not valid Unicode")
-        if has_invalid_text(request.GET.lists()):
+        if has_invalid_text(request.GET):
             raise BadRequest("query string holds text that is not valid Unicode")
         return view(request, *args, **kwargs)
 

@@ -25,3 +25,17 @@ def solved_captcha(client) -> dict[str, str]:
 
     data = client.get("/accounts/phone/captcha/").json()
     return {"captcha_0": data["key"], "captcha_1": answer_for(data["key"])}
+
+
+def api_send_code(api, phone: str, purpose: str):
+    """POST the REST API's send-code with a freshly solved captcha; the response."""
+    from django_smsverify.captcha.challenge import answer_for
+
+    key = api.get("/api/phone/captcha/").json()["key"]
+    data = {
+        "phone": phone,
+        "purpose": purpose,
+        "captcha_key": key,
+        "captcha_answer": answer_for(key),
+    }
+    return api.post("/api/phone/send-code/", data, format="json")

@@ -15,10 +15,9 @@ from rest_framework.test import APIClient
 
 from django_smsverify import verification
 from django_smsverify.adapter import DefaultAdapter
-from django_smsverify.captcha.challenge import answer_for
 from django_smsverify.exceptions import FORM_MESSAGES, CodeExpired
 from django_smsverify.models import PhoneNumber
-from tests.helpers import last_code, solved_captcha
+from tests.helpers import api_send_code, last_code, solved_captcha
 
 PHONE = "+8613800138000"
 PASSWORD = "Tr1cky-horse-battery"
@@ -75,17 +74,7 @@ def test_page_says_the_account_could_not_be_saved_and_the_code_still_works(
 
 def test_api_answers_the_same_error(colliding):
     api = APIClient()
-    key = api.get("/api/phone/captcha/").json()["key"]
-    api.post(
-        "/api/phone/send-code/",
-        {
-            "phone": PHONE,
-            "purpose": "register",
-            "captcha_key": key,
-            "captcha_answer": answer_for(key),
-        },
-        format="json",
-    )
+    api_send_code(api, PHONE, "register")
     response = api.post("/api/phone/register/", registration(last_code()), format="json")
     assert response.status_code == 400
     assert response.json() == {"non_field_errors": [SAVE_FAILED]}

@@ -12,9 +12,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 import django_smsverify
 from django_smsverify import signals
-from django_smsverify.captcha.challenge import answer_for
 from django_smsverify.models import PhoneNumber
-from tests.helpers import last_code, solved_captcha
+from tests.helpers import api_send_code, last_code, solved_captcha
 
 PHONE = "+8613800138000"
 OTHER = "+8613900139000"
@@ -91,17 +90,6 @@ def test_send_answers_alike_for_registered_and_unknown_numbers(client):
     assert answers[0] == answers[1]
 
 
-def api_send(api, phone, purpose="login"):
-    key = api.get("/api/phone/captcha/").json()["key"]
-    data = {
-        "phone": phone,
-        "purpose": purpose,
-        "captcha_key": key,
-        "captcha_answer": answer_for(key),
-    }
-    return api.post("/api/phone/send-code/", data, format="json")
-
-
 def test_rest_one_step_login_answers_jwt_tokens(settings, registered_signals):
     settings.SMSVERIFY = {"LOGIN_CREATES_USER": True, "DRF": {"TOKEN_HOOK": JWT_HOOK}}
     settings.SIMPLE_JWT = {"SIGNING_KEY": "tests-only-jwt-signing-key-0123456789abcdef"}
@@ -111,7 +99,7 @@ def test_rest_one_step_login_answers_jwt_tokens(settings, registered_signals):
         ]
     }
     api = APIClient()
-    assert api_send(api, PHONE).status_code == 200
+    assert api_send_code(api, PHONE, "login").status_code == 200
     response = api.post("/api/phone/login/", {"phone": PHONE, "code": last_code()}, format="json")
     assert response.status_code == 200, response.content.decode()
     body = response.json()
@@ -123,7 +111,7 @@ def test_rest_one_step_login_answers_jwt_tokens(settings, registered_signals):
 
     # The access token authenticates the new user on the phone change endpoint.
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {body['access']}")
-    assert api_send(api, OTHER, "change_phone").status_code == 200
+    assert api_send_code(api, OTHER, "change_phone").status_code == 200
     response = api.post("/api/phone/change/", {"phone": OTHER, "code": last_code()}, format="json")
     assert response.status_code == 200, response.content.decode()
     assert PhoneNumber.objects.get(user=user).number == OTHER
@@ -132,7 +120,7 @@ def test_rest_one_step_login_answers_jwt_tokens(settings, registered_signals):
 @pytest.mark.usefixtures("one_step")
 def test_rest_one_step_login_with_the_session_hook(registered_signals):
     api = APIClient()
-    assert api_send(api, PHONE).status_code == 200
+    assert api_send_code(api, PHONE, "login").status_code == 200
     response = api.post("/api/phone/login/", {"phone": PHONE, "code": last_code()}, format="json")
     assert response.status_code == 200, response.content.decode()
     assert response.json() == {"user_id": get_user_model().objects.get().pk, "token": None}

@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 import django_smsverify
 from django_smsverify import checks as smsverify_checks
 from django_smsverify.models import PhoneNumber
-from tests.helpers import solved_captcha
+from tests.helpers import api_send_code, solved_captcha
 
 PHONE = "+8613800138000"
 
@@ -42,20 +42,8 @@ def test_send_without_an_address_is_refused_not_unlimited(client, caplog):
 def test_the_api_refuses_the_same(client):
     from rest_framework.test import APIClient
 
-    from django_smsverify.captcha.challenge import answer_for
-
     api = APIClient(REMOTE_ADDR="")
-    key = api.get("/api/phone/captcha/").json()["key"]
-    response = api.post(
-        "/api/phone/send-code/",
-        {
-            "phone": PHONE,
-            "purpose": "register",
-            "captcha_key": key,
-            "captcha_answer": answer_for(key),
-        },
-        format="json",
-    )
+    response = api_send_code(api, PHONE, "register")
     assert response.status_code == 503
     assert django_smsverify.outbox == []
 

@@ -151,9 +151,7 @@ RESTORE_SCRIPT = (
     + """
 local exp = tonumber(ARGV[3])
 if exp <= now then return 0 end
-local value = ARGV[2] .. ':' .. string.format('%d', exp)
-local v = redis.call('SET', KEYS[1], value, 'PX', exp - now, 'NX')
-if v then return 1 end
+redis.call('SET', KEYS[1], ARGV[2] .. ':' .. string.format('%d', exp), 'PX', exp - now, 'NX')
 return 0
 """
 )

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 
 import django_smsverify
 from django_smsverify.models import PhoneNumber
-from tests.helpers import last_code, solved_captcha
+from tests.helpers import api_send_code, last_code, solved_captcha
 from tests.tutorialsite.conftest import BAD_ROWS, MEMBERS, PASSWORD, member_mobile
 
 NEW_PASSWORD = "Tr1cky-horse-battery"
@@ -98,25 +98,13 @@ def test_single_page_front_end_logs_an_existing_user_in_with_a_jwt(site, setting
     from rest_framework.test import APIClient
     from rest_framework_simplejwt.tokens import AccessToken
 
-    from django_smsverify.captcha.challenge import answer_for
-
     settings.SMSVERIFY = {
         **settings.SMSVERIFY,
         "DRF": {"TOKEN_HOOK": "django_smsverify.contrib.rest_framework.tokens.simplejwt_tokens"},
     }
     settings.SIMPLE_JWT = {"SIGNING_KEY": "tests-only-jwt-signing-key-0123456789abcdef"}
     api = APIClient()
-    key = api.get("/api/phone/captcha/").json()["key"]
-    response = api.post(
-        "/api/phone/send-code/",
-        {
-            "phone": "13800000321",
-            "purpose": "login",
-            "captcha_key": key,
-            "captcha_answer": answer_for(key),
-        },
-        format="json",
-    )
+    response = api_send_code(api, "13800000321", "login")
     assert response.status_code == 200
     response = api.post(
         "/api/phone/login/", {"phone": "13800000321", "code": last_code()}, format="json"

@@ -131,11 +131,7 @@ class SmsVerifyAPIView(GenericAPIView):
             # cannot decode it (UnicodeError from the form and multipart
             # parsers) would otherwise be a 500.
             raise ParseError() from exc
-        if hasattr(data, "lists"):
-            items = data.lists()
-        else:  # a JSON body; one that is not an object is the serializer's to refuse
-            items = data.items() if isinstance(data, dict) else []
-        if has_invalid_text(items):
+        if has_invalid_text(data):
             # A lone surrogate ("\\ud800" in JSON, or a utf-7 form body) can
             # be neither hashed nor rendered back: refuse it before any field.
             raise ParseError()
