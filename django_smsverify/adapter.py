@@ -12,10 +12,11 @@ import logging
 import secrets
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth import login as auth_login
 from django.core.cache import caches
-from django.db import models
+from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext
@@ -23,7 +24,7 @@ from django.utils.translation import gettext
 from django_smsverify import signals
 from django_smsverify.client_ip import client_bucket
 from django_smsverify.conf import app_settings
-from django_smsverify.delivery import build_message
+from django_smsverify.delivery import build_message, dispatch
 from django_smsverify.exceptions import ServiceUnavailable
 from django_smsverify.message import SmsMessage
 from django_smsverify.phone_storage import PhoneStorage, default_phone_storage
@@ -127,9 +128,68 @@ class DefaultAdapter:
         return user
 
     def change_phone(self, request: HttpRequest | None, user: Any, phone: str) -> None:
-        """Give ``user`` the verified number ``phone``; called inside a transaction."""
+        """Give ``user`` the verified number ``phone``; called inside a transaction.
+
+        Call it only once the user has proved, besides holding a session, that
+        the account is theirs (``SMSVERIFY["PHONE_CHANGE_PROOF"]``: the
+        current password, or a code sent to the current number) and that
+        they own ``phone`` (a code sent to it). ``PhoneChangeForm`` checks
+        both, then calls this and :meth:`end_other_sessions`; code of your
+        own that moves a user to another number must do the same.
+
+        Once the transaction commits, the old number (if any) gets a notice
+        SMS naming the change (:meth:`send_phone_changed_notice`).
+        """
+        old_phone = self.get_phone(user)
         self.get_phone_storage().set_phone(user, phone)
         self.phone_verified(request, user, phone)
+        if old_phone and old_phone != phone:
+            transaction.on_commit(lambda: self.send_phone_changed_notice(request, user, old_phone))
+
+    def send_phone_changed_notice(
+        self, request: HttpRequest | None, user: Any, old_phone: str
+    ) -> None:
+        """Tell ``old_phone`` that ``user``'s account moved to another number
+        (:meth:`notice_message` with ``reason="phone_changed"``). Runs after the
+        change committed; a failed send is logged, never raised: the change
+        already happened."""
+        ttl = app_settings.CODE_TTL
+        try:
+            message = self.notice_message(request, old_phone, "change_phone", "phone_changed", ttl)
+            dispatch(message, expires_in=ttl)
+        except Exception:
+            logger.exception("could not send the phone change notice to the old number")
+
+    def end_other_sessions(
+        self, request: HttpRequest | None, user: Any, password: str | None = None
+    ) -> None:
+        """End every session and every token the app issued for ``user``.
+
+        Django logs a session out when the user's session auth hash (derived
+        from the password hash) no longer matches the one stored in it, and
+        the REST API's JWT classes check a claim derived from the same hash
+        (see ``docs/api.rst``). So this sets the password again: ``password``
+        (the new one after a reset, the current one after a phone change: the
+        same password with a new salt) or, for an account without a usable
+        password, a new unusable one. If djangorestframework-simplejwt's
+        ``token_blacklist`` app is installed, the user's outstanding refresh
+        tokens are blacklisted too.
+
+        Called inside the transaction of a password reset and of a phone
+        change. The phone change then keeps the requesting session logged in
+        (``update_session_auth_hash``). Raises ``ValueError`` when
+        ``password`` is None for an account with a usable password, which
+        would otherwise lose it.
+        """
+        if password is not None:
+            user.set_password(password)
+        elif user.has_usable_password():
+            raise ValueError("end_other_sessions() needs the password of this account")
+        else:
+            user.set_unusable_password()
+        user.save(update_fields=["password"])
+        if django_apps.is_installed("rest_framework_simplejwt.token_blacklist"):
+            _blacklist_refresh_tokens(user)
 
     def phone_verified(self, request: HttpRequest | None, user: Any, phone: str) -> None:
         """Hook run after ``user`` proved they own ``phone``. Sends ``phone_verified``."""
@@ -156,10 +216,20 @@ class DefaultAdapter:
     ) -> SmsMessage:
         """The SMS sent instead of a code when ``PREVENT_ENUMERATION`` hides that a
         number is already registered (``reason="registered"``) or is not
-        (``reason="unregistered"``). It tells the owner what happened and carries
-        no usable code. Its ``template_id`` is the provider's ``NOTICE`` template
-        when one is configured (see the backend docs)."""
-        if reason == "registered":
+        (``reason="unregistered"``), and the notice to a user's old number after
+        a phone change (``purpose="change_phone"``, ``reason="phone_changed"``).
+        It tells the owner what happened and carries no usable code. Its
+        ``purpose`` is ``"notice_"`` plus ``reason`` and it has no ``params``:
+        template providers (Ronglian, Tencent Cloud) send it with the template
+        that their settings block's ``NOTICE_TEMPLATE_ID`` names for ``reason``
+        (checked by ``smsverify.E107``/``E118``)."""
+        if reason == "phone_changed":
+            body = gettext(
+                "The phone number of your account was just changed from this number to "
+                "another one. If you did not do this, contact us at once: this number can no "
+                "longer log in to the account or reset its password."
+            )
+        elif reason == "registered":
             body = gettext(
                 "Someone tried to sign up with this number, which already has an account. "
                 "If it was you, log in instead. If not, you can ignore this message."
@@ -222,6 +292,17 @@ def client_key(request: HttpRequest) -> str:
     except Exception:  # the refusal matters, the note for the check does not
         logger.warning("could not record the unknown client address for the deploy check")
     raise ServiceUnavailable()
+
+
+def _blacklist_refresh_tokens(user: Any) -> None:
+    """Blacklist every outstanding simplejwt refresh token of ``user``."""
+    from rest_framework_simplejwt.token_blacklist.models import (
+        BlacklistedToken,
+        OutstandingToken,
+    )
+
+    for token in OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True):
+        BlacklistedToken.objects.get_or_create(token=token)
 
 
 def _is_ip(value: str) -> bool:

@@ -1,11 +1,12 @@
 """System checks. Ids: ``smsverify.E0xx``/``W0xx`` core, ``E1xx`` providers,
 ``E2xx`` captcha, ``E3xx`` web, ``E4xx``/``W4xx`` Celery delivery, ``E5xx`` REST
 API. ``W010`` (a development SMS backend with ``DEBUG`` off) and ``W013``
-(requests without a client address were refused) are deployment checks: they
-run only with ``manage.py check --deploy``. Each id has a test
+(requests without a client address were refused) and ``W014`` (the
+verification Redis may evict keys) are deployment checks: they run only with
+``manage.py check --deploy``. Each id has a test
 (``tests/test_checks.py``; the E4xx ones in ``tests/test_celery_checks.py``, the
-E5xx ones in ``tests/test_api_checks.py``, and W010, E301 and E403 in
-``tests/test_site_checks.py``)."""
+E5xx ones in ``tests/test_api_checks.py``, W010, E301 and E403 in
+``tests/test_site_checks.py``, and W014 in ``tests/test_memory_pressure.py``)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ from django.core.checks import Error, Tags, Warning, register
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
-from django_smsverify.conf import DEFAULTS, PASSWORD_LOGIN_LIMIT_KEYS, SEND_LIMIT_KEYS, app_settings
+from django_smsverify.conf import (
+    DEFAULTS,
+    PASSWORD_LOGIN_LIMIT_KEYS,
+    PHONE_CHANGE_PROOFS,
+    SEND_LIMIT_KEYS,
+    app_settings,
+)
 
 # NIST SP 800-63B (5.1.3) and OWASP ASVS (2.7) cap out-of-band codes at 10 minutes.
 MAX_RECOMMENDED_TTL = 600
@@ -179,6 +186,15 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="smsverify.E006",
             )
         )
+    proof = _user().get("PHONE_CHANGE_PROOF", DEFAULTS["PHONE_CHANGE_PROOF"])
+    if proof not in PHONE_CHANGE_PROOFS:
+        errors.append(
+            Error(
+                f"SMSVERIFY['PHONE_CHANGE_PROOF'] must be one of "
+                f"{', '.join(map(repr, PHONE_CHANGE_PROOFS))}; got {proof!r}.",
+                id="smsverify.E006",
+            )
+        )
     if app_settings.DELIVERY not in ("sync", "celery"):
         errors.append(
             Error(
@@ -191,16 +207,20 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 
 @register(Tags.caches)
 def check_cache_alias(app_configs: Any = None, **kwargs: Any) -> list[Any]:
-    alias = app_settings.CACHE
-    if alias not in settings.CACHES:
-        return [
-            Error(
-                f"SMSVERIFY['CACHE'] is {alias!r}, which is not in CACHES.",
-                hint="Name an alias defined in settings.CACHES.",
-                id="smsverify.E007",
+    errors: list[Any] = []
+    for key in ("CACHE", "CAPTCHA_CACHE"):
+        alias = _user().get(key, DEFAULTS[key])
+        if alias is None and key == "CAPTCHA_CACHE":
+            continue  # the same as CACHE
+        if alias not in settings.CACHES:
+            errors.append(
+                Error(
+                    f"SMSVERIFY[{key!r}] is {alias!r}, which is not in CACHES.",
+                    hint="Name an alias defined in settings.CACHES.",
+                    id="smsverify.E007",
+                )
             )
-        ]
-    return []
+    return errors
 
 
 @register(Tags.compatibility)
@@ -560,6 +580,37 @@ def check_unknown_client_address(app_configs: Any = None, **kwargs: Any) -> list
             "SMSVERIFY['TRUSTED_PROXIES'] to the number of proxies, or have the WSGI server "
             "set REMOTE_ADDR from the proxy protocol.",
             id="smsverify.W013",
+        )
+    ]
+
+
+@register(Tags.caches, deploy=True)
+def check_eviction_policy(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """The Redis that holds verification state may evict keys (W014,
+    ``--deploy`` only). Silent when that cache is not Redis or does not answer."""
+    alias = app_settings.CACHE
+    if alias not in settings.CACHES:
+        return []  # smsverify.E007 reports it
+    from django_smsverify.store import get_store
+    from django_smsverify.store.redis import RedisStore
+
+    try:
+        store = get_store(alias)
+        policy = store.maxmemory_policy() if isinstance(store, RedisStore) else None
+    except Exception:
+        return []  # a cache that is down is reported when it is used
+    if policy is None or policy == "noeviction":
+        return []
+    return [
+        Warning(
+            f"SMSVERIFY['CACHE'] ({alias!r}) is on a Redis whose maxmemory-policy is "
+            f"{policy!r}: when its memory fills it evicts keys, and with them resend "
+            "cooldowns, send quotas and wrong-guess counts, which then start again from zero.",
+            hint="Run that Redis with maxmemory-policy noeviction: when full it refuses "
+            "writes and the app answers 503 rather than forget a limit. Give it enough "
+            "maxmemory, keep other data off it, and put captcha challenges on a cache of "
+            "their own that may evict (SMSVERIFY['CAPTCHA_CACHE']). See docs/deployment.rst.",
+            id="smsverify.W014",
         )
     ]
 

@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ATTEMPTS": 5,
     "SEND_LIMITS": {"PHONE_PER_HOUR": 5, "PHONE_PER_DAY": 10, "IP_PER_HOUR": 30},
     "CACHE": "default",
+    # None: captcha challenges share CACHE; see AppSettings.CAPTCHA_CACHE.
+    "CAPTCHA_CACHE": None,
     "DEFAULT_REGION": "CN",
     "ALLOWED_REGIONS": None,
     # True/False is short for {"ENABLED": True/False}; see AppSettings.CAPTCHA.
@@ -35,7 +37,11 @@ DEFAULTS: dict[str, Any] = {
         "HEIGHT": 40,
         "TEST_MODE": False,
         "TEST_ANSWER": "PASSED",
+        "CREATE_PER_MINUTE": 30,
+        "CREATE_PER_HOUR": 300,
     },
+    # Dotted path of the human check before a send; see AppSettings.HUMAN_CHECK.
+    "HUMAN_CHECK": "django_smsverify.captcha.ImageCaptcha",
     "DELIVERY": "sync",
     "DELIVERY_RECORDS": True,
     # Used when DELIVERY is "celery"; see AppSettings.CELERY.
@@ -63,6 +69,7 @@ DEFAULTS: dict[str, Any] = {
     "IPV6_PREFIX": 64,
     "PHONE_STATUS_LIMIT": 20,
     "PASSWORD_LOGIN_LIMITS": {"PHONE_PER_HOUR": 10, "IP_PER_HOUR": 50},
+    "PHONE_CHANGE_PROOF": "password",
     "RONGLIAN": {},
     "TENCENT": {},
 }
@@ -77,6 +84,9 @@ SEND_LIMIT_KEYS = ("PHONE_PER_HOUR", "PHONE_PER_DAY", "IP_PER_HOUR")
 PASSWORD_LOGIN_LIMIT_KEYS = ("PHONE_PER_HOUR", "IP_PER_HOUR")
 
 PURPOSES = ("register", "login", "reset_password", "change_phone")
+
+#: Values of ``PHONE_CHANGE_PROOF``.
+PHONE_CHANGE_PROOFS = ("password", "password_and_code")
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,8 @@ class CaptchaSettings:
     HEIGHT: int
     TEST_MODE: bool
     TEST_ANSWER: str
+    CREATE_PER_MINUTE: int | None
+    CREATE_PER_HOUR: int | None
 
     def __bool__(self) -> bool:
         return bool(self.ENABLED)
@@ -199,6 +211,21 @@ class AppSettings:
         return str(self._get("CACHE"))
 
     @property
+    def CAPTCHA_CACHE(self) -> str:
+        """Alias in ``CACHES`` that holds captcha challenges. Default ``None``:
+        the :attr:`CACHE` alias.
+
+        Anyone can create challenges, many of them. Give them an alias of
+        their own, on a Redis that may evict (``allkeys-lru``), so that a
+        flood of them can neither fill the Redis that holds codes, cooldowns
+        and quotas (which runs ``noeviction``, and would answer 503 when full)
+        nor, on an evicting one, push those out. See ``docs/deployment.rst``.
+        A name not in ``CACHES`` is a system-check error (``smsverify.E007``).
+        """
+        value = self._get("CAPTCHA_CACHE")
+        return str(value) if value else self.CACHE
+
+    @property
     def DEFAULT_REGION(self) -> str:
         """ISO 3166 region used to read numbers written without ``+``. Default ``"CN"``."""
         return str(self._get("DEFAULT_REGION")).upper()
@@ -238,6 +265,12 @@ class AppSettings:
           switch it on with ``override_settings`` inside tests, or silence
           ``smsverify.E201`` in a settings module used only for tests.
         - ``TEST_ANSWER`` (``"PASSED"``): the answer test mode accepts.
+        - ``CREATE_PER_MINUTE``, ``CREATE_PER_HOUR`` (``30``, ``300``): new
+          challenges per client (IP, IPv6 by ``IPV6_PREFIX``) per minute and
+          per hour, counted by the ``captcha`` endpoint and by every page that
+          shows one. Past a limit the endpoint answers 429 with
+          ``Retry-After`` and pages show the message instead of an image.
+          ``None`` turns one off.
 
         Invalid options are system-check errors (``smsverify.E202``,
         ``smsverify.E203``). The returned object is false when the captcha is off,
@@ -250,6 +283,15 @@ class AppSettings:
         else:
             merged["ENABLED"] = bool(value)
         return CaptchaSettings(**merged)
+
+    @property
+    def HUMAN_CHECK(self) -> str:
+        """Dotted path of the :class:`~django_smsverify.captcha.HumanCheck`
+        subclass that the send-code form and endpoint use to tell a person
+        from a script. Default ``"django_smsverify.captcha.ImageCaptcha"``,
+        the image captcha; a site can plug in a slider service instead.
+        ``CAPTCHA`` (``ENABLED``) still turns the check on or off."""
+        return str(self._get("HUMAN_CHECK"))
 
     @property
     def DELIVERY(self) -> str:
@@ -441,6 +483,25 @@ class AppSettings:
         merged = dict(DEFAULTS["PASSWORD_LOGIN_LIMITS"])
         merged.update(self._get("PASSWORD_LOGIN_LIMITS") or {})
         return merged
+
+    @property
+    def PHONE_CHANGE_PROOF(self) -> str:
+        """What a logged-in user proves, besides holding the session, to move
+        the account to a new number (which they prove with a code sent to it).
+        Default ``"password"``.
+
+        - ``"password"``: the current password. An account without a usable
+          password (one-step SMS login) proves with a code sent to its
+          current number instead.
+        - ``"password_and_code"``: the current password and a code sent to the
+          current number (each only where the account has one).
+
+        An account with neither a usable password nor a number has nothing
+        more to prove than its session. Whatever the proof, the change ends
+        every other session and every token the app issued for the user.
+        Other values are a system-check error (``smsverify.E006``).
+        """
+        return str(self._get("PHONE_CHANGE_PROOF"))
 
     @property
     def RONGLIAN(self) -> dict[str, Any]:

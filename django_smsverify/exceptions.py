@@ -62,7 +62,8 @@ class RateLimited(SmsVerifyError):
 
     ``retry_after`` is the whole number of seconds until the same request can
     succeed (never 0); ``scope`` names the limit that refused it
-    (``cooldown``, ``phone_hour``, ``phone_day``, ``ip_hour`` or ``attempts``).
+    (``cooldown``, ``phone_hour``, ``phone_day``, ``ip_hour``, ``attempts``, or
+    ``provider`` when the SMS provider refused to send to the number so often).
     """
 
     code = "rate_limited"
@@ -153,6 +154,15 @@ class SmsSendError(SmsVerifyError):
     ``transient`` says whether retrying later may succeed, ``response`` keeps the
     provider's parsed reply (never credentials), and ``detail`` is a
     developer-facing description. ``message`` stays a generic, user-safe text.
+
+    ``maybe_sent`` marks an outcome the app cannot know: the request reached
+    the provider but no answer came back (a read timeout, a connection closed
+    after the request went out, an unreadable reply), so the SMS may still be
+    delivered. The send path then keeps the code valid instead of withdrawing
+    a code that may arrive. ``rate_limited`` marks the provider's own refusal
+    to send to this number so often (Ronglian ``160038``, Tencent
+    ``LimitExceeded.*``): the app keeps the resend cooldown, so the user is
+    told to wait rather than to try again at once.
     """
 
     default_message = _("The text message could not be sent. Please try again later.")
@@ -167,12 +177,16 @@ class SmsSendError(SmsVerifyError):
         transient: bool = False,
         response: Any = None,
         message: Any = None,
+        maybe_sent: bool = False,
+        rate_limited: bool = False,
     ) -> None:
         self.detail = detail
         self.provider = provider
         self.provider_code = provider_code
         self.transient = transient
         self.response = response
+        self.maybe_sent = maybe_sent
+        self.rate_limited = rate_limited
         super().__init__(message)
 
     def __str__(self) -> str:
@@ -211,10 +225,19 @@ FORM_MESSAGES: dict[str, Any] = {
         "Your account could not be saved, and nothing was changed. Your code still works: "
         "try again later."
     ),
+    # The provider did not answer after the request went out: the SMS may
+    # still arrive, and the code in it works.
+    "delivery_uncertain": _(
+        "We could not confirm that the text message was sent. The code may still arrive "
+        "and will work; if it does not, ask for a new one when the countdown ends."
+    ),
     "password_mismatch": _("The two passwords do not match."),
     "invalid_login": _("The number or the password is incorrect."),
     "inactive": _("This account is inactive."),
     "login_required": _("Log in first."),
+    # Phone change: the proof beyond the session.
+    "invalid_password": _("The password is incorrect."),
+    "current_phone_missing": _("Your account has no phone number to send a code to."),
     "invalid_json": _("The request body is not valid JSON."),
     "invalid_text": _("This contains characters that are not valid text."),
     "not_found": _("Not found."),

@@ -12,7 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.contrib.auth import authenticate, get_user_model, password_validation
+from django.contrib.auth import (
+    SESSION_KEY,
+    authenticate,
+    get_user_model,
+    password_validation,
+    update_session_auth_hash,
+)
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -82,6 +88,12 @@ class SendCodeForm(RequestForm):
 
     def __init__(self, *args: Any, purpose: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if "captcha" in self.fields:
+            # The human check is pluggable (SMSVERIFY["HUMAN_CHECK"]): its own
+            # field renders it for this request and verifies what comes back.
+            from django_smsverify.captcha import get_human_check
+
+            self.fields["captcha"] = get_human_check().form_field(request=self.request)
         self.fixed_purpose = purpose
         if purpose is not None:
             # The page decides the purpose; a posted value is ignored.
@@ -477,9 +489,15 @@ class PasswordResetForm(SetPasswordMixin, PhoneCodeForm):
         return cleaned
 
     def save(self) -> Any:
-        """Set the new password; return the user."""
-        self.user.set_password(self.cleaned_data["password1"])
-        self.user.save(update_fields=["password"])
+        """Set the new password; return the user.
+
+        Every session and every token the app issued for the user ends with
+        the old password (the adapter's ``end_other_sessions``), including
+        whoever may have had it.
+        """
+        with transaction.atomic():
+            password = self.cleaned_data["password1"]
+            get_adapter().end_other_sessions(self.request, self.user, password)
         return self.user
 
 
@@ -492,28 +510,200 @@ def _stand_in_user(phone: str) -> Any:
 
 
 class PhoneChangeForm(PhoneCodeForm):
-    """Move the logged-in user to a new number, proven by a code sent to it."""
+    """Move the logged-in user to a new number, proven by a code sent to it.
+
+    The session alone is not enough: the user also proves the account is
+    theirs, as ``SMSVERIFY["PHONE_CHANGE_PROOF"]`` says (see
+    :func:`phone_change_proof`): the current password (``current_password``,
+    counted against ``PASSWORD_LOGIN_LIMITS`` like a password login, so it is
+    no password-guessing oracle) and/or a code sent to the current number
+    (``current_code``, sent by :func:`send_current_phone_code`). Each field
+    is there only when the account needs it. The proof is checked before any
+    code, so a wrong password burns none.
+
+    :meth:`save` changes the number, ends every other session and token of
+    the user (the requesting session stays logged in), and the old number
+    gets a notice SMS once the change has committed.
+    """
 
     purpose = "change_phone"
     phone = PhoneNumberField(label=_("New mobile number"))
 
+    #: The code to the current number that passed, once checked.
+    verified_current_code: verification.VerifiedCode | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = getattr(self.request, "user", None)
+        needs_password, needs_code = phone_change_proof(self.user)
+        if needs_password:
+            self.fields["current_password"] = forms.CharField(
+                label=_("Current password"),
+                strip=False,
+                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+                validators=[encodable],
+            )
+        if needs_code:
+            self.fields["current_code"] = SmsCodeField(label=_("Code sent to your current number"))
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        user = self.user
+        if user is None or not user.is_authenticated:
+            raise _error("login_required")
         phone = cleaned.get("phone")
-        if phone and not self.errors:
-            self.check_code(phone)
+        if not phone or self.errors:
+            return cleaned
+        current = get_adapter().get_phone(user)
+        if phone == current:
+            self.add_error("phone", _error("phone_unchanged"))
+            return cleaned
+        if "current_password" in self.fields and not self._check_password(user, current):
+            return cleaned
+        if "current_code" in self.fields and current:
+            try:
+                self.verified_current_code = verification.verify_code(
+                    current, cleaned.get("current_code", ""), self.purpose, request=self.request
+                )
+            except CodeError as exc:
+                self.add_error("current_code", ValidationError(exc.message, code=exc.code))
+                return cleaned
+            except ServiceUnavailable as exc:
+                self.add_error(None, ValidationError(exc.message, code=exc.code))
+                return cleaned
+        if not self.check_code(phone):
+            self._give_current_code_back()
         return cleaned
 
+    def _check_password(self, user: Any, current_phone: str | None) -> bool:
+        """Check ``current_password`` within ``PASSWORD_LOGIN_LIMITS``: an
+        attempt is counted first (raising ``RateLimited`` past a limit) and
+        given back when the password is right."""
+        limits = _password_limits(self.request, user, current_phone)
+        try:
+            get_store().hit_many(limits, HOUR_MS, now_ms())
+        except ServiceUnavailable as exc:
+            self.add_error(None, ValidationError(exc.message, code=exc.code))
+            return False
+        if not user.check_password(self.cleaned_data.get("current_password", "")):
+            self.add_error("current_password", _error("invalid_password"))
+            return False
+        try:
+            get_store().refund([lim.key for lim in limits], now_ms())
+        except ServiceUnavailable:
+            logger.warning("could not give back a phone change password attempt")
+        return True
+
+    def _give_current_code_back(self) -> None:
+        if self.verified_current_code is None:
+            return
+        try:
+            verification.restore_code(self.verified_current_code)
+        except ServiceUnavailable:
+            logger.warning("could not give back the code to the current number")
+
+    def _give_code_back(self) -> None:
+        super()._give_code_back()
+        self._give_current_code_back()
+
     def save(self) -> bool:
-        """Store the new number for ``request.user``; False (with a form error)
-        if it was taken meanwhile or could not be saved."""
+        """Store the new number for ``request.user`` and end the user's other
+        sessions and tokens; False (with a form error) if the number was
+        taken meanwhile or could not be saved.
+
+        The requesting session stays logged in (``update_session_auth_hash``).
+        A request authenticated otherwise (a JWT) loses its token too; the
+        REST API answers a new one.
+        """
         phone = self.cleaned_data["phone"]
+        user = self.user
+        password = self.cleaned_data.get("current_password") if user.has_usable_password() else None
+        adapter = get_adapter()
 
         def write() -> bool:
-            get_adapter().change_phone(self.request, self.request.user, phone)
+            adapter.change_phone(self.request, user, phone)
+            adapter.end_other_sessions(self.request, user, password)
             return True
 
-        return bool(self.save_account(write))
+        changed = bool(self.save_account(write))
+        if changed:
+            keep_session(self.request, user)
+        return changed
+
+
+def phone_change_proof(user: Any) -> tuple[bool, bool]:
+    """What ``user`` proves to change their number, besides the session and
+    the code to the new number: ``(current password, code to the current
+    number)``, from ``SMSVERIFY["PHONE_CHANGE_PROOF"]``.
+
+    ``"password"`` asks for the password, or for a code to the current
+    number from an account without a usable password; ``"password_and_code"``
+    asks for both. Each only where the account has one: an account with
+    neither a usable password nor a number proves nothing more. For an
+    anonymous user (the API schema) the answer is the usual one, the password.
+    """
+    if user is None or not user.is_authenticated:
+        return True, False
+    has_password = user.has_usable_password()
+    has_phone = get_adapter().get_phone(user) is not None
+    if app_settings.PHONE_CHANGE_PROOF == "password_and_code":
+        return has_password, has_phone
+    return has_password, has_phone and not has_password
+
+
+def send_current_phone_code(request: Any) -> SendResult:
+    """Send a ``change_phone`` code to the logged-in user's current number:
+    the proof :class:`PhoneChangeForm` asks for in ``current_code``.
+
+    No captcha: the number is the account's own, never one the client
+    chooses, and the cooldown and the per-number and per-IP quotas apply as
+    to any code. Raises :class:`~django_smsverify.exceptions.InvalidPhoneNumber`
+    (code ``current_phone_missing``) when the user has no number, and what
+    :func:`~django_smsverify.verification.send_code` raises.
+    """
+    adapter = get_adapter()
+    phone = adapter.get_phone(request.user)
+    if phone is None:
+        raise InvalidPhoneNumber(
+            FORM_MESSAGES["current_phone_missing"], code="current_phone_missing"
+        )
+    ip = client_key(request) if app_settings.SEND_LIMITS["IP_PER_HOUR"] else None
+
+    def factory(p: str, code: str, pu: str, ttl: int) -> Any:
+        return adapter.code_message(request, p, code, pu, ttl)
+
+    return verification.send_code(
+        phone, "change_phone", ip=ip, message_factory=factory, request=request
+    )
+
+
+def keep_session(request: Any, user: Any) -> None:
+    """Keep ``request``'s session logged in as ``user`` after their session
+    auth hash changed (``update_session_auth_hash``); nothing for a request
+    whose session is not this user's (a JWT, an anonymous session)."""
+    session = getattr(request, "session", None)
+    if session is None or session.get(SESSION_KEY) != user._meta.pk.value_to_string(user):
+        return
+    update_session_auth_hash(request, user)
+
+
+def _password_limits(request: Any, user: Any, phone: str | None) -> list[Limit]:
+    """The ``PASSWORD_LOGIN_LIMITS`` counters a phone change's password
+    attempt counts against: those of a password login to ``phone`` (the
+    user's number; the user itself when there is none), and the client's."""
+    limits = app_settings.PASSWORD_LOGIN_LIMITS
+    found = []
+    if limits["PHONE_PER_HOUR"] is not None:
+        key = (
+            limit_key("password_phone", phone)
+            if phone
+            else limit_key("password_user", str(user.pk))
+        )
+        found.append(Limit(key, limits["PHONE_PER_HOUR"], "phone_hour"))
+    if limits["IP_PER_HOUR"] is not None:
+        client = client_key(request) if request is not None else "-"
+        found.append(Limit(limit_key("password_ip", client), limits["IP_PER_HOUR"], "ip_hour"))
+    return found
 
 
 DEFAULT_FORMS: dict[str, type[forms.Form]] = {

@@ -47,6 +47,10 @@ class SendResult:
     phone: str
     resend_after: int
     expires_in: int
+    #: True when the provider's answer left it unknown whether the SMS went
+    #: out (a timeout after the request was sent): the code stays valid and
+    #: may still arrive, and the user should be told so.
+    uncertain: bool = False
 
 
 def generate_code(length: int | None = None) -> str:
@@ -105,17 +109,30 @@ def send_code(
     :func:`django_smsverify.delivery.build_message`); the web layer passes the
     adapter's, which may word the text differently or, to avoid revealing
     whether a number is registered, send a notice that does not carry the code.
-    With ``notice=True`` the message is such a notice: a send failure is logged
-    and swallowed and the limits stay consumed, so the caller's answer is the
-    same as for a code that went out.
+    ``notice=True`` marks such a notice. A notice is sent, limited and
+    answered exactly like a code (also when the provider fails), so that the
+    answer never tells whether the number is registered; only the log line
+    and the ``code_sent`` signal (not sent for notices) differ.
 
     ``ip`` is the client's address; IPv6 addresses count by their
     ``IPV6_PREFIX`` network (see :mod:`django_smsverify.client_ip`).
 
     Checks the resend cooldown, the per-number and per-IP quotas and any
     lock-out in one atomic step that also stores the new code (replacing the
-    previous one). If the SMS cannot be sent, what the step consumed is given
-    back and :class:`~django_smsverify.exceptions.SmsSendError` propagates.
+    previous one). Then, by what the provider answered:
+
+    - accepted: the result;
+    - no answer after the request went out (``SmsSendError.maybe_sent``: a
+      read timeout, a dropped connection): the SMS may still arrive, so the
+      code, cooldown and quotas stay, and the result has ``uncertain=True``;
+    - refused because the number was sent to too often
+      (``SmsSendError.rate_limited``): the code and quotas are given back
+      but the cooldown stays, and
+      :class:`~django_smsverify.exceptions.RateLimited` (scope
+      ``"provider"``) is raised;
+    - any other refusal: everything the step consumed is given back and the
+      :class:`~django_smsverify.exceptions.SmsSendError` propagates.
+
     With ``SMSVERIFY["DELIVERY"] = "celery"`` the SMS is only queued; if the
     broker refuses it, the same is given back and ``ServiceUnavailable`` is
     raised.
@@ -126,6 +143,7 @@ def send_code(
     """
     purpose = _purpose(purpose)
     e164 = normalize(phone)
+    uncertain = False
     fixed = _test_code(e164)
     code = fixed if fixed is not None else generate_code()
     hashed = code_hash(e164, purpose, code)
@@ -141,7 +159,7 @@ def send_code(
         message = factory(e164, code, purpose, app_settings.CODE_TTL)
         released = False
 
-        def release() -> None:
+        def release(keep_cooldown: bool = False) -> None:
             # Once only: release_send uncounts the quotas, so a second call
             # would hand back more than was taken. With Celery delivery
             # dispatch() calls this itself when the task cannot be queued
@@ -149,31 +167,54 @@ def send_code(
             nonlocal released
             if not released:
                 released = True
-                _release(store, keys, hashed, now)
+                _release(store, keys, hashed, now, keep_cooldown=keep_cooldown)
 
         try:
             delivery.dispatch(message, expires_in=app_settings.CODE_TTL, on_enqueue_failure=release)
         except SmsSendError as exc:
-            if not notice:
-                release()
+            what = "notice" if notice else "code"
+            if exc.maybe_sent:
+                # Withdrawing the code now would break the SMS if it does
+                # arrive; keeping it costs nothing if it does not (the
+                # user asks again once the cooldown ends).
+                logger.warning(
+                    "%s SMS to %s may or may not have gone out (%s); the code stays valid",
+                    what,
+                    _mask(e164),
+                    exc,
+                )
+                uncertain = True
+            else:
+                release(keep_cooldown=exc.rate_limited)
+                if exc.rate_limited:
+                    logger.warning(
+                        "provider refused the %s SMS to %s as too frequent (%s)",
+                        what,
+                        _mask(e164),
+                        exc.provider_code or "-",
+                    )
+                    raise RateLimited(policy.cooldown_ms / 1000, scope="provider") from exc
                 raise
-            logger.warning("notice SMS to %s failed: %s", _mask(e164), exc.provider_code or "-")
         except BaseException:
             release()
             raise
-    logger.info("verification code sent to %s for %s", _mask(e164), purpose)
+    if notice:
+        logger.info("notice sent to %s for %s", _mask(e164), purpose)
+    else:
+        logger.info("verification code sent to %s for %s", _mask(e164), purpose)
     if not notice:
         signals.code_sent.send(sender=send_code, phone=e164, purpose=purpose, request=request)
     return SendResult(
         phone=e164,
         resend_after=app_settings.RESEND_COOLDOWN,
         expires_in=app_settings.CODE_TTL,
+        uncertain=uncertain,
     )
 
 
-def _release(store: Any, keys: Keys, hashed: str, now: int) -> None:
+def _release(store: Any, keys: Keys, hashed: str, now: int, *, keep_cooldown: bool = False) -> None:
     try:
-        store.release_send(keys, hashed, now)
+        store.release_send(keys, hashed, now, keep_cooldown=keep_cooldown)
     except Exception:
         logger.exception("could not give back the quota of a failed send")
 

@@ -42,7 +42,7 @@ from django_smsverify.exceptions import (
     SmsSendError,
     SmsVerifyError,
 )
-from django_smsverify.forms import get_form_class, is_valid_text
+from django_smsverify.forms import get_form_class, is_valid_text, send_current_phone_code
 from django_smsverify.phone import normalize
 from django_smsverify.store import get_store
 from django_smsverify.store.base import HOUR_MS, limit_key, now_ms
@@ -82,14 +82,16 @@ def unavailable(exc: SmsVerifyError | None = None) -> JsonResponse:
 
 
 def sent(result: SendResult) -> JsonResponse:
-    return JsonResponse(
-        {
-            "ok": True,
-            "phone": result.phone,
-            "resend_after": result.resend_after,
-            "expires_in": result.expires_in,
-        }
-    )
+    body: dict[str, Any] = {
+        "ok": True,
+        "phone": result.phone,
+        "resend_after": result.resend_after,
+        "expires_in": result.expires_in,
+        "delivery": "uncertain" if result.uncertain else "sent",
+    }
+    if result.uncertain:
+        body["message"] = str(FORM_MESSAGES["delivery_uncertain"])
+    return JsonResponse(body)
 
 
 def request_data(request: HttpRequest) -> QueryDict | dict[str, Any]:
@@ -359,6 +361,7 @@ class FlowView(View):
                 send_form=fresh,
                 form=main,
                 code_sent=True,
+                delivery_uncertain=outcome.uncertain,
                 resend_after=outcome.resend_after,
                 sent_to=outcome.phone,
             )
@@ -436,7 +439,9 @@ class PasswordResetView(FlowView):
 
 @method_decorator([never_cache, login_required], name="dispatch")
 class PhoneChangeView(FlowView):
-    """Change the logged-in user's number, proven by a code sent to the new one."""
+    """Change the logged-in user's number, proven by a code sent to the new one
+    and by ``PHONE_CHANGE_PROOF`` (the current password, or a code sent to the
+    current number: ``action=send_current_code`` sends it)."""
 
     purpose = "change_phone"
     form_name = "phone_change"
@@ -445,6 +450,35 @@ class PhoneChangeView(FlowView):
     def render_page(self, status: int = 200, **context: Any) -> HttpResponse:
         context["current_phone"] = get_adapter().get_phone(self.request.user)
         return super().render_page(status=status, **context)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.POST.get("action") == "send_current_code":
+            return self.post_send_current_code()
+        return super().post(request, *args, **kwargs)
+
+    def post_send_current_code(self) -> HttpResponse:
+        """Send the proof code to the current number; show the page again."""
+        main = self.main_form()
+        # Keep the new number the user may have typed already.
+        send_form = get_form_class("send_code")(
+            request=self.request,
+            purpose=self.purpose,
+            initial={"phone": self.request.POST.get("phone", "")},
+        )
+        try:
+            result = send_current_phone_code(self.request)
+        except (RateLimited, ServiceUnavailable, SmsSendError, InvalidPhoneNumber) as exc:
+            if isinstance(exc, SmsSendError):
+                logger.warning("code not sent: %s", exc)
+            main.add_error(None, ValidationError(exc.message, code=exc.code))
+            status = 400 if isinstance(exc, InvalidPhoneNumber) else 503
+            if isinstance(exc, RateLimited):
+                status = 429
+            response = self.render_page(status=status, form=main, send_form=send_form)
+            if isinstance(exc, RateLimited):
+                response["Retry-After"] = str(exc.retry_after)
+            return response
+        return self.render_page(form=main, send_form=send_form, current_code_sent=result.phone)
 
     def form_valid(self, form: Any) -> HttpResponse | None:
         if not form.save():

@@ -31,3 +31,16 @@ class CrashingBackend(BaseSmsBackend):
 
     def send_message(self, message: SmsMessage) -> SmsStatus:
         raise KeyError("bug")
+
+
+class UnconfirmedBackend(BaseSmsBackend):
+    """A provider that takes the message (it lands in the outbox) but whose
+    answer never comes back: a read timeout after the request went out."""
+
+    provider_name = "unconfirmed"
+
+    def send_message(self, message: SmsMessage) -> SmsStatus:
+        import django_smsverify
+
+        django_smsverify.outbox.append(message)
+        raise SmsSendError("did not answer in time (ReadTimeout)", transient=True, maybe_sent=True)

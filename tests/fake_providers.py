@@ -6,7 +6,8 @@ TC3-HMAC-SHA256 signature, recomputed from the received headers and body with
 the fake secret key) and answers with the real error code when a check fails.
 Tests choose the answer with :meth:`FakeServer.reply`: ``"ok"``, ``"error"``
 (with a provider ``code``), ``"slow"`` (answers after ``delay`` seconds),
-``"http500"``, ``"malformed"`` and, for Tencent, ``"charset_error"`` (an error
+``"http500"``, ``"malformed"``, ``"drop"`` (reads the request, then closes the
+connection without an answer) and, for Tencent, ``"charset_error"`` (an error
 body sent as ``application/json; charset=utf-8``).
 
 Only made-up credentials appear here.
@@ -77,6 +78,11 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         with fake.lock:
             fake.requests.append(received)
+        if fake.mode == "drop":
+            # Read the request, then hang up without a word: the client cannot
+            # know whether the SMS went out.
+            self.close_connection = True
+            return
         try:
             status, content_type, payload = fake.answer(received)
             self.send_response(status)

@@ -182,7 +182,9 @@ def test_a_recycled_number_can_be_registered_by_its_new_owner(client):
     with time_machine.travel("2026-12-07 12:00:00Z", tick=False) as clock:
         assert _page_flow(client, "register", PHONE, **passwords).status_code == 302
         first = get_user_model().objects.get()
-        response = _page_flow(client, "change", "+8613900139000")
+        response = _page_flow(
+            client, "change", "+8613900139000", current_password="Tr1cky-horse-battery"
+        )
         assert response.status_code == 200, response.content.decode()
         client.post("/accounts/phone/logout/")
         clock.shift(3600)  # weeks later, in a test's terms

@@ -96,7 +96,12 @@ def test_captcha_store_down_is_503(api, settings):
 def test_send_code_answers_timings_and_never_the_code(api):
     response = send(api, phone="138 0013 8000")
     assert response.status_code == 200
-    assert response.json() == {"phone": PHONE, "resend_after": 60, "expires_in": 300}
+    assert response.json() == {
+        "phone": PHONE,
+        "resend_after": 60,
+        "expires_in": 300,
+        "delivery": "sent",
+    }
     assert last_code() not in response.content.decode()
     assert len(django_smsverify.outbox) == 1
 
@@ -477,7 +482,8 @@ def test_phone_change(api):
     user = make_user()
     api.force_login(user)
     assert send(api, phone=OTHER, purpose="change_phone").status_code == 200
-    response = api.post(API + "change/", {"phone": OTHER, "code": last_code(OTHER)}, format="json")
+    body = {"phone": OTHER, "code": last_code(OTHER), "current_password": PASSWORD}
+    response = api.post(API + "change/", body, format="json")
     assert response.status_code == 200
     assert response.json() == {"phone": OTHER}
     assert PhoneNumber.objects.get(user=user).number == OTHER
@@ -495,7 +501,8 @@ def test_phone_change_code_must_be_sent_to_the_new_number(api):
     api.force_login(user)
     assert send(api, phone=OTHER, purpose="change_phone").status_code == 200
     third = "+8613700137000"
-    response = api.post(API + "change/", {"phone": third, "code": last_code(OTHER)}, format="json")
+    body = {"phone": third, "code": last_code(OTHER), "current_password": PASSWORD}
+    response = api.post(API + "change/", body, format="json")
     assert response.status_code == 400
     assert PhoneNumber.objects.get(user=user).number == PHONE
 

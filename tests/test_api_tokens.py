@@ -74,7 +74,9 @@ def test_simplejwt_register_answers_tokens_that_authenticate():
     bearer.credentials(HTTP_AUTHORIZATION=f"Bearer {body['access']}")
     assert send(bearer, phone=OTHER, purpose="change_phone").status_code == 200
     changed = bearer.post(
-        API + "change/", {"phone": OTHER, "code": last_code(OTHER)}, format="json"
+        API + "change/",
+        {"phone": OTHER, "code": last_code(OTHER), "current_password": PASSWORD},
+        format="json",
     )
     assert changed.status_code == 200
     assert PhoneNumber.objects.get(user=user).number == OTHER

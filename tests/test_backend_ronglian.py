@@ -40,6 +40,7 @@ def config(server, **extra):
         "AUTH_TOKEN": RONGLIAN_AUTH_TOKEN,
         "APP_ID": RONGLIAN_APP_ID,
         "TEMPLATE_ID": "1",
+        "NOTICE_TEMPLATE_ID": {"registered": "7", "unregistered": "8", "phone_changed": "9"},
         "BASE_URL": server.url,
         "TIMEOUT": (2, 2),
         **extra,
@@ -408,4 +409,5 @@ class TestChecks:
             "smsverify.E102",
             "smsverify.E103",
             "smsverify.E104",
+            "smsverify.E107",
         ]

@@ -34,6 +34,7 @@ def config(server, **extra):
         "SDK_APP_ID": TENCENT_SDK_APP_ID,
         "SIGN_NAME": "测试签名",
         "TEMPLATE_ID": "1110",
+        "NOTICE_TEMPLATE_ID": {"registered": "7", "unregistered": "8", "phone_changed": "9"},
         "ENDPOINT": server.host,
         "SCHEME": "http",
         "TIMEOUT": 2,

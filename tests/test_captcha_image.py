@@ -63,3 +63,50 @@ def test_rendering_takes_a_few_milliseconds():
         timings.append(time.perf_counter() - start)
     # About 0.5 ms on a laptop; the bound leaves room for a busy CI machine.
     assert statistics.median(timings) < 0.010
+
+
+def test_a_challenge_key_always_gives_the_same_png_of_the_configured_size(store_cache, settings):
+    from django_smsverify import captcha
+
+    settings.SMSVERIFY = {"CAPTCHA": {"WIDTH": 150, "HEIGHT": 50}}
+    key = captcha.new_challenge().key
+    other = captcha.new_challenge().key
+    first = captcha.challenge_image(key)
+    assert first is not None
+    assert captcha.challenge_image(key) == first
+    assert captcha.challenge_image(other) != first
+    assert open_png(first).format == "PNG"
+    assert open_png(first).size == (150, 50)
+    double = captcha.challenge_image(key, scale=2)
+    assert double is not None and open_png(double).size == (300, 100)
+    assert captcha.challenge_image(key, scale=2) == double
+
+
+def test_without_the_system_font_pillows_own_font_is_used(monkeypatch):
+    from django_smsverify.captcha import image
+
+    monkeypatch.setattr(image, "FONT_FILES", ("no-such-font-anywhere.ttf",))
+    image._font_file.cache_clear()
+    image._font.cache_clear()
+    image._glyph.cache_clear()
+    try:
+        assert image.font_name() == "Pillow's built-in font (bold by stroke)"
+        png = render_png("CDKW", 120, 40, seed=4)
+        assert open_png(png).size == (120, 40)
+        assert render_png("CDKW", 120, 40, seed=4) == png
+        dark = sum(open_png(png).convert("L").histogram()[:120])
+        assert dark > 250
+    finally:
+        image._font_file.cache_clear()
+        image._font.cache_clear()
+        image._glyph.cache_clear()
+
+
+def test_characters_are_large_and_rotated_at_most_25_degrees():
+    from django_smsverify.captcha import image
+
+    assert image._MAX_ANGLE <= 25
+    # The ink of one character spans most of the image height.
+    mask = image._glyph("H", int(40 * image._FONT_RATIO))
+    assert mask.getbbox() is not None
+    assert mask.height >= 0.5 * 40

@@ -109,10 +109,14 @@ def test_rest_one_step_login_answers_jwt_tokens(settings, registered_signals):
     assert AccessToken(body["access"])["user_id"] == str(user.pk)
     assert registered_signals == [PHONE]
 
-    # The access token authenticates the new user on the phone change endpoint.
+    # The access token authenticates the new user on the phone change endpoint;
+    # the account has no password, so it proves itself with a code to its number.
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {body['access']}")
+    assert api.post("/api/phone/change/current-code/").status_code == 200
+    current_code = last_code(PHONE)
     assert api_send_code(api, OTHER, "change_phone").status_code == 200
-    response = api.post("/api/phone/change/", {"phone": OTHER, "code": last_code()}, format="json")
+    body = {"phone": OTHER, "code": last_code(OTHER), "current_code": current_code}
+    response = api.post("/api/phone/change/", body, format="json")
     assert response.status_code == 200, response.content.decode()
     assert PhoneNumber.objects.get(user=user).number == OTHER
 

@@ -36,6 +36,7 @@ RONGLIAN_SETTINGS = {
     "AUTH_TOKEN": "0123456789abcdef0123456789abcdef",
     "APP_ID": "8a216da8000000000000000000000002",
     "TEMPLATE_ID": "1",
+    "NOTICE_TEMPLATE_ID": {"registered": "2", "unregistered": "3", "phone_changed": "4"},
 }
 
 

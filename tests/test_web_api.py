@@ -40,7 +40,13 @@ def test_json_send_answers_timings_and_never_the_code(client):
     response = send(client, phone="138 0013 8000")
     assert response.status_code == 200
     body = response.json()
-    assert body == {"ok": True, "phone": PHONE, "resend_after": 60, "expires_in": 300}
+    assert body == {
+        "ok": True,
+        "phone": PHONE,
+        "resend_after": 60,
+        "expires_in": 300,
+        "delivery": "sent",
+    }
     assert last_code() not in response.content.decode()
     assert len(django_smsverify.outbox) == 1
 
@@ -208,12 +214,16 @@ def test_login_on_an_unknown_number_answers_like_a_known_one(client):
     assert "no account uses it" in django_smsverify.outbox[1].body
 
 
-def test_failed_notice_still_answers_like_a_sent_code(client, settings):
+def test_failed_notice_answers_like_a_failed_code(client, settings):
     make_user()
     settings.SMS_BACKEND = "tests.failing_backend.SmsBackend"
-    response = send(client, phone=PHONE)  # registered: a notice, which fails
-    assert response.status_code == 200
-    assert send(client, phone=PHONE).status_code == 429  # and the cooldown holds
+    notice = send(client, phone=PHONE)  # registered: a notice, which fails
+    code = send(client, phone="+8613900139000")  # not registered: a code, which fails
+    assert notice.status_code == code.status_code == 503
+    assert notice.json() == code.json()
+    # Both gave back what they took: the next try reaches the provider again.
+    assert send(client, phone=PHONE).status_code == 503
+    assert send(client, phone="+8613900139000").status_code == 503
 
 
 def test_phone_status_is_404_when_enumeration_is_prevented(client):

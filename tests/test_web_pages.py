@@ -213,7 +213,10 @@ def test_phone_change(client):
     register(client)
     new = "+8613900139000"
     assert send_on_page(client, "phone_change", new).status_code == 200
-    response = client.post(PAGES["phone_change"], {"phone": new, "code": last_code(new)})
+    response = client.post(
+        PAGES["phone_change"],
+        {"phone": new, "code": last_code(new), "current_password": PASSWORD},
+    )
     assert response.status_code == 200
     assert "Your phone number has been changed." in response.content.decode()
     assert PhoneNumber.objects.get().number == new

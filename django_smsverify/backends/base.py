@@ -21,6 +21,37 @@ from django_smsverify.message import FAILED, SmsMessage, SmsStatus
 
 logger = logging.getLogger("django_smsverify.backends")
 
+# How requests/urllib3 describe a failure to connect: nothing was sent.
+# Tencent's SDK hands transport errors on only as text (ClientNetworkError),
+# so both backends read the text.
+_BEFORE_SENDING = (
+    "newconnectionerror",
+    "connecttimeout",
+    "failed to establish",
+    "nameresolution",
+    "failed to resolve",
+    "name or service not known",
+    "connection refused",
+)
+
+
+def request_may_have_arrived(error: BaseException | str) -> bool:
+    """Whether an HTTP client error (a ``requests`` exception, or its text)
+    may have come after the provider received the request.
+
+    A failure to connect (refused, DNS, connect timeout) means nothing was
+    sent. Anything else (a read timeout, a connection dropped while waiting
+    for the reply, a reply cut short) leaves the outcome unknown: the SMS may
+    go out. Texts we do not recognise count as "may have arrived", since
+    withdrawing a code that then arrives is worse for the user than waiting
+    out a cooldown.
+    """
+    text = str(error)
+    if isinstance(error, BaseException):
+        text = f"{type(error).__name__} {text}"
+    text = text.lower()
+    return not any(marker in text for marker in _BEFORE_SENDING)
+
 
 class BaseSmsBackend:
     """Base class for SMS backends.

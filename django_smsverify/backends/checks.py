@@ -1,7 +1,7 @@
 """System checks of the provider settings blocks, run only for the configured provider.
 
-Ids: ``smsverify.E101``-``E106`` for ``SMSVERIFY["RONGLIAN"]``,
-``smsverify.E111``-``E117`` for ``SMSVERIFY["TENCENT"]``. Registered by
+Ids: ``smsverify.E101``-``E107`` and ``W107`` for ``SMSVERIFY["RONGLIAN"]``,
+``smsverify.E111``-``E118`` and ``W118`` for ``SMSVERIFY["TENCENT"]``. Registered by
 ``django_smsverify.checks``. Each message names the exact setting.
 """
 
@@ -12,10 +12,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from django_smsverify.backends.templates import param_order_problems, template_setting_problems
+from django_smsverify.backends.templates import (
+    ENUMERATION_NOTICE_KINDS,
+    notice_template_problems,
+    param_order_problems,
+    template_setting_problems,
+)
 from django_smsverify.checks import unknown_key_errors
 from django_smsverify.conf import app_settings
 
@@ -62,6 +67,7 @@ def check_ronglian_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]
             )
     errors += _timeout(raw, block, "E106")
     errors += _param_order(raw, block, "E106")
+    errors += _notice_templates(raw, block, "E107", "W107")
     return errors
 
 
@@ -97,6 +103,7 @@ def check_tencent_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         errors.append(_error(block, "REGION", "is empty", "E117", hint="e.g. 'ap-guangzhou'."))
     errors += _timeout(raw, block, "E117")
     errors += _param_order(raw, block, "E117")
+    errors += _notice_templates(raw, block, "E118", "W118")
     return errors
 
 
@@ -189,3 +196,37 @@ def _param_order(raw: Mapping[str, Any], block: str, check_id: str) -> list[Any]
         _error(block, "TEMPLATE_PARAMS", problem, check_id)
         for problem in param_order_problems(raw.get("TEMPLATE_PARAMS"))
     ]
+
+
+_NOTICE_HINT = (
+    "Template providers send approved templates only, and a notice carries no code, so "
+    "it needs a template of its own (with no values), e.g. "
+    "{'registered': '2001', 'unregistered': '2002', 'phone_changed': '2003'}."
+)
+
+
+def _notice_templates(
+    raw: Mapping[str, Any], block: str, error_id: str, warning_id: str
+) -> list[Any]:
+    # With PREVENT_ENUMERATION a registered number (sign-up) or an unknown
+    # one (login, reset) gets a notice instead of a code; without its
+    # template the send fails, and the answer would differ from a code's.
+    required = ENUMERATION_NOTICE_KINDS if app_settings.PREVENT_ENUMERATION else ()
+    value = raw.get("NOTICE_TEMPLATE_ID")
+    problems: list[Any] = [
+        _error(block, "NOTICE_TEMPLATE_ID", problem, error_id, hint=_NOTICE_HINT)
+        for problem in notice_template_problems(value, required)
+    ]
+    if not problems and not (
+        isinstance(value, str) or (isinstance(value, Mapping) and "phone_changed" in value)
+    ):
+        problems.append(
+            Warning(
+                f"SMSVERIFY[{block!r}]['NOTICE_TEMPLATE_ID'] has no template for the "
+                "'phone_changed' notice, so the old number of an account is not told when "
+                "the account moves to a new number.",
+                hint=_NOTICE_HINT,
+                id=f"smsverify.{warning_id}",
+            )
+        )
+    return problems

@@ -11,6 +11,7 @@ Settings live in ``SMSVERIFY["RONGLIAN"]``::
             "TEMPLATE_ID": "1",               # or {"register": "...", "default": "..."}
             # optional:
             "TEMPLATE_PARAMS": ["code", "minutes"],
+            "NOTICE_TEMPLATE_ID": {"registered": "2", "unregistered": "3", "phone_changed": "4"},
             "BASE_URL": "https://app.cloopen.com:8883",
             "TIMEOUT": (5, 10),               # seconds: (connect, read), or one number
         }
@@ -52,7 +53,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides requests
     raise MissingDependency("ronglian", "The Ronglian SMS backend") from exc
 
-from django_smsverify.backends.base import BaseSmsBackend
+from django_smsverify.backends.base import BaseSmsBackend, request_may_have_arrived
 from django_smsverify.backends.templates import params_for, template_for
 from django_smsverify.conf import app_settings
 from django_smsverify.message import SENT, SmsMessage, SmsStatus
@@ -125,6 +126,10 @@ ERRORS: dict[str, tuple[bool, str]] = {
     "172001": (True, "network error between Ronglian and the carrier"),
 }
 
+#: Codes by which Ronglian refuses to send to a number this often: the app keeps
+#: the resend cooldown (see :attr:`SmsSendError.rate_limited`).
+RATE_LIMITED = frozenset({"160038", "160039", "160040", "160041"})
+
 # China has had no daylight saving time since 1991, so a fixed UTC+8 is an
 # exact fallback where the tz database is missing (Windows without tzdata).
 try:
@@ -191,6 +196,7 @@ class SmsBackend(BaseSmsBackend):
         "APP_ID": None,
         "TEMPLATE_ID": None,
         "TEMPLATE_PARAMS": None,
+        "NOTICE_TEMPLATE_ID": None,
         "BASE_URL": PRODUCTION_URL,
         "TIMEOUT": DEFAULT_TIMEOUT,
     }
@@ -268,18 +274,19 @@ class SmsBackend(BaseSmsBackend):
         timeout = parse_timeout(self.config.get("TIMEOUT"))
         try:
             response = session.post(url, data=body, headers=headers, timeout=timeout)
-        except requests.Timeout as exc:
-            # "from None": the requests exception's text holds the signed URL.
-            raise SmsSendError(
-                f"Ronglian did not answer in time ({type(exc).__name__}, timeout {timeout}s)",
-                provider=self.provider_name,
-                transient=True,
-            ) from None
         except requests.RequestException as exc:
+            # "from None": the requests exception's text holds the signed URL.
+            if isinstance(exc, requests.Timeout):
+                detail = (
+                    f"Ronglian did not answer in time ({type(exc).__name__}, timeout {timeout}s)"
+                )
+            else:
+                detail = f"could not reach Ronglian ({type(exc).__name__})"
             raise SmsSendError(
-                f"could not reach Ronglian ({type(exc).__name__})",
+                detail,
                 provider=self.provider_name,
                 transient=True,
+                maybe_sent=request_may_have_arrived(exc),
             ) from None
         finally:
             if own_session:
@@ -294,6 +301,8 @@ class SmsBackend(BaseSmsBackend):
                 provider=self.provider_name,
                 provider_code=str(response.status_code),
                 transient=transient,
+                # A gateway that gave up waiting had already passed the request on.
+                maybe_sent=response.status_code == 504,
             )
         try:
             data = response.json()
@@ -306,6 +315,7 @@ class SmsBackend(BaseSmsBackend):
                 "Ronglian's reply is not the JSON object the API documents",
                 provider=self.provider_name,
                 transient=True,
+                maybe_sent=True,
             )
         return data
 
@@ -319,6 +329,7 @@ class SmsBackend(BaseSmsBackend):
             provider_code=status_code,
             transient=transient,
             response=data,
+            rate_limited=status_code in RATE_LIMITED,
         )
 
     def _credential(self, key: str) -> str:

@@ -45,7 +45,7 @@ try:
 except ImportError as exc:
     raise MissingDependency("tencent", "The Tencent Cloud SMS backend") from exc
 
-from django_smsverify.backends.base import BaseSmsBackend
+from django_smsverify.backends.base import BaseSmsBackend, request_may_have_arrived
 from django_smsverify.backends.templates import params_for, template_for
 from django_smsverify.conf import app_settings
 from django_smsverify.message import FAILED, SENT, SmsMessage, SmsStatus
@@ -170,6 +170,18 @@ FAMILIES: dict[str, bool] = {
 }
 
 
+#: ``LimitExceeded`` codes that are not about sending to a number too often.
+NOT_RATE_LIMITS = frozenset(
+    {"LimitExceeded.PhoneNumberCountLimit", "LimitExceeded.AppCountryOrRegionInBlacklist"}
+)
+
+
+def is_rate_limit(code: str) -> bool:
+    """Whether ``code`` refuses a send because of how often this number (or
+    the application) was sent to: the app then keeps the resend cooldown."""
+    return code.startswith("LimitExceeded.") and code not in NOT_RATE_LIMITS
+
+
 def classify(code: str) -> tuple[bool, str]:
     """``(transient, explanation)`` for a Tencent Cloud error code."""
     if code in ERRORS:
@@ -240,6 +252,7 @@ class SmsBackend(BaseSmsBackend):
         "SIGN_NAME": None,
         "TEMPLATE_ID": None,
         "TEMPLATE_PARAMS": None,
+        "NOTICE_TEMPLATE_ID": None,
         "REGION": DEFAULT_REGION,
         "ENDPOINT": DEFAULT_ENDPOINT,
         "SCHEME": "https",
@@ -310,6 +323,12 @@ class SmsBackend(BaseSmsBackend):
         except TencentCloudSDKException as exc:
             code = str(exc.get_code() or "")
             transient, explanation = classify(code)
+            # The SDK reports every transport failure as ClientNetworkError
+            # with the requests error's text: read it to tell "never sent"
+            # from "sent, no answer".
+            maybe_sent = code == "ClientNetworkError" and request_may_have_arrived(
+                str(exc.get_message() or "")
+            )
             # "from None": the SDK's message may carry the raw reply body.
             raise SmsSendError(
                 explanation,
@@ -317,6 +336,8 @@ class SmsBackend(BaseSmsBackend):
                 provider_code=code or None,
                 transient=transient,
                 response={"RequestId": exc.get_request_id()},
+                maybe_sent=maybe_sent,
+                rate_limited=is_rate_limit(code),
             ) from None
 
     def _status(self, message: SmsMessage, response: Any) -> SmsStatus:
@@ -361,6 +382,7 @@ class SmsBackend(BaseSmsBackend):
                 provider_code=code,
                 transient=transient and all(c is None or classify(c)[0] for c in codes),
                 response={"RequestId": response.RequestId, "codes": codes},
+                rate_limited=bool(codes) and all(is_rate_limit(c or "") for c in codes),
             )
         if refused:
             logger.warning(

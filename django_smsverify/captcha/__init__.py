@@ -10,6 +10,14 @@ The Python API the rest of the app (and a site's own code) uses::
         ...
         ok = captcha.verify(key, answer)         # consumes the challenge
 
+The send-code form and endpoints go through the pluggable human check
+(:class:`HumanCheck`, chosen by ``SMSVERIFY["HUMAN_CHECK"]``; the image
+captcha is :class:`ImageCaptcha`)::
+
+    check = captcha.get_human_check()
+    data = check.render(request)                 # what the page needs
+    check.verify(request, {"key": ..., "answer": ...})   # or raises CaptchaInvalid
+
 Forms use :class:`~django_smsverify.captcha.fields.CaptchaField`; the HTTP
 endpoints are in :mod:`django_smsverify.captcha.views`. Settings:
 ``SMSVERIFY["CAPTCHA"]`` (see :attr:`django_smsverify.conf.AppSettings.CAPTCHA`).
@@ -26,11 +34,15 @@ from django_smsverify.captcha.challenge import (
     new_challenge,
     verify,
 )
+from django_smsverify.captcha.human import HumanCheck, ImageCaptcha, get_human_check
 
 __all__ = [
     "ALPHABET",
     "Challenge",
+    "HumanCheck",
+    "ImageCaptcha",
     "challenge_image",
+    "get_human_check",
     "is_enabled",
     "is_live",
     "new_challenge",

@@ -21,6 +21,7 @@ from HMAC-SHA256 output.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -32,7 +33,11 @@ from django.conf import settings
 
 from django_smsverify.captcha import store
 from django_smsverify.conf import app_settings
-from django_smsverify.store.base import now_ms, utf8
+from django_smsverify.exceptions import RateLimited, ServiceUnavailable
+from django_smsverify.store import get_store
+from django_smsverify.store.base import HOUR_MS, Limit, limit_key, now_ms, utf8
+
+MINUTE_MS = 60_000
 
 #: The characters of a challenge: upper-case letters and digits, keeping one
 #: of each pair that a person (or a warped glyph) can confuse: no 0/O/Q, 1/I/L,
@@ -70,18 +75,61 @@ def is_enabled() -> bool:
     return bool(app_settings.CAPTCHA)
 
 
-def new_challenge() -> Challenge:
+def new_challenge(*, client: str | None = None) -> Challenge:
     """Create and store a new challenge; return its key and lifetime.
 
-    Raises :class:`~django_smsverify.exceptions.ServiceUnavailable` when the
+    With ``client`` (a per-client key such as
+    :func:`django_smsverify.adapter.client_key` gives), the creation is first
+    counted against ``CREATE_PER_MINUTE`` and ``CREATE_PER_HOUR`` (see
+    :func:`count_creation`); without it, it is not limited.
+
+    Raises :class:`~django_smsverify.exceptions.RateLimited` past a limit and
+    :class:`~django_smsverify.exceptions.ServiceUnavailable` when the
     verification store is down.
     """
+    if client is not None:
+        count_creation(client)
     options = app_settings.CAPTCHA
     ttl_ms = int(options.TTL) * 1000
     key = secrets.token_urlsafe(_KEY_BYTES)
     now = now_ms()
     store.put(_cache_key(key), _answer_hash(key, answer_for(key)), now + ttl_ms, now)
     return Challenge(key=key, expires_in=int(options.TTL))
+
+
+def count_creation(client: str) -> None:
+    """Count one new challenge for ``client`` against the creation limits.
+
+    Each window (``CREATE_PER_MINUTE``, then ``CREATE_PER_HOUR``; ``None`` or
+    0 is off) is one atomic counter of the verification store, so concurrent
+    creations never get past a limit. A creation refused by the hour limit
+    gives back what it took from the minute one.
+
+    Raises :class:`~django_smsverify.exceptions.RateLimited` (scope
+    ``captcha_minute`` or ``captcha_hour``, with ``retry_after``) and
+    :class:`~django_smsverify.exceptions.ServiceUnavailable`.
+    """
+    options = app_settings.CAPTCHA
+    windows = (
+        (options.CREATE_PER_MINUTE, MINUTE_MS, "captcha_minute"),
+        (options.CREATE_PER_HOUR, HOUR_MS, "captcha_hour"),
+    )
+    store = get_store()
+    now = now_ms()
+    taken: list[str] = []
+    for limit, window_ms, scope in windows:
+        if not limit:
+            continue
+        key = limit_key(scope, client)
+        try:
+            store.hit_many([Limit(key, int(limit), scope)], window_ms, now)
+        except RateLimited:
+            if taken:
+                # Not giving it back only makes the limit stricter.
+                with contextlib.suppress(ServiceUnavailable):
+                    store.refund(taken, now)
+            raise
+        taken.append(key)
 
 
 def verify(key: str, answer: str) -> bool:

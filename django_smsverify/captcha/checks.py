@@ -1,4 +1,4 @@
-"""System checks of the captcha settings: ``smsverify.E201``-``E204``, ``W201``.
+"""System checks of the captcha settings: ``smsverify.E201``-``E205``, ``W201``.
 
 Registered by importing this module from :mod:`django_smsverify.checks`.
 """
@@ -19,6 +19,12 @@ BOUNDS = {
     "TTL": (10, 3600),
     "WIDTH": (40, 1000),
     "HEIGHT": (20, 400),
+}
+
+# Whole numbers in these bounds, or None (the limit is off).
+LIMIT_BOUNDS = {
+    "CREATE_PER_MINUTE": (1, 100_000),
+    "CREATE_PER_HOUR": (1, 1_000_000),
 }
 
 
@@ -96,6 +102,18 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                     id="smsverify.E203",
                 )
             )
+    for key, (low, high) in LIMIT_BOUNDS.items():
+        value = options[key]
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            errors.append(
+                Error(
+                    f"SMSVERIFY['CAPTCHA'][{key!r}] must be None or a whole number from {low} "
+                    f"to {high}; got {value!r}.",
+                    id="smsverify.E203",
+                )
+            )
     answer = options["TEST_ANSWER"]
     if not isinstance(answer, str) or not answer.strip():
         errors.append(
@@ -139,3 +157,33 @@ def check_disabled(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             id="smsverify.W201",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_human_check(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """E205: ``HUMAN_CHECK`` cannot be imported or is not a ``HumanCheck`` subclass."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from django_smsverify.captcha.human import load_human_check
+
+    user = getattr(settings, "SMSVERIFY", None)
+    path = (user if isinstance(user, dict) else {}).get("HUMAN_CHECK", DEFAULTS["HUMAN_CHECK"])
+    if not isinstance(path, str):
+        return [
+            Error(
+                f"SMSVERIFY['HUMAN_CHECK'] must be a dotted path; got {path!r}.",
+                id="smsverify.E205",
+            )
+        ]
+    try:
+        load_human_check(path)
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Name a subclass of django_smsverify.captcha.HumanCheck, or leave "
+                "HUMAN_CHECK out for the image captcha.",
+                id="smsverify.E205",
+            )
+        ]
+    return []

@@ -1,7 +1,11 @@
 """HTTP endpoints of the captcha: a new challenge (JSON) and its image (PNG).
 
 Neither is ever a 500 for anything a client can send: an unknown, expired,
-used or malformed key is a 404, a store outage a 503 JSON answer.
+used or malformed key is a 404, too many new challenges from one client a
+429 JSON answer with ``Retry-After``, a store outage a 503 JSON answer.
+
+``smsverify:captcha`` serves whichever :class:`~django_smsverify.captcha.HumanCheck`
+``SMSVERIFY["HUMAN_CHECK"]`` names: ``{"ok": true, **check.render(request)}``.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_safe
 
 from django_smsverify import captcha
-from django_smsverify.exceptions import ServiceUnavailable
+from django_smsverify.exceptions import RateLimited, ServiceUnavailable
 
 
 def image_url(key: str, *, scale: int = 1) -> str:
@@ -25,24 +29,22 @@ def image_url(key: str, *, scale: int = 1) -> str:
 def new_challenge(request: HttpRequest) -> HttpResponse:
     """``GET``: a new challenge, ``{"ok": true, "key": ..., "image_url": ..., ...}``.
 
-    Also gives ``image_url_2x`` and ``expires_in`` (seconds). 404 when the
-    captcha is turned off, 503 when the store is down.
+    Also gives ``image_url_2x`` and ``expires_in`` (seconds); with another
+    ``HUMAN_CHECK``, what its ``render()`` gives. 404 when the captcha is
+    turned off; 429 with ``retry_after`` and ``Retry-After`` past the
+    client's ``CREATE_PER_MINUTE``/``CREATE_PER_HOUR``; 503 when the store is
+    down or the client's address is unknown.
     """
-    if not captcha.is_enabled():
+    check = captcha.get_human_check()
+    if not check.is_enabled():
         raise Http404
     try:
-        challenge = captcha.new_challenge()
+        data = check.render(request)
     except ServiceUnavailable as exc:
         return _unavailable(exc)
-    response = JsonResponse(
-        {
-            "ok": True,
-            "key": challenge.key,
-            "image_url": image_url(challenge.key),
-            "image_url_2x": image_url(challenge.key, scale=2),
-            "expires_in": challenge.expires_in,
-        }
-    )
+    except RateLimited as exc:
+        return _limited(exc)
+    response = JsonResponse({"ok": True, **data})
     add_never_cache_headers(response)
     return response
 
@@ -71,5 +73,17 @@ def challenge_image(request: HttpRequest, key: str) -> HttpResponse:
 
 def _unavailable(exc: ServiceUnavailable) -> JsonResponse:
     response = JsonResponse({"ok": False, "errors": {"__all__": [str(exc.message)]}}, status=503)
+    response["Retry-After"] = "30"
+    add_never_cache_headers(response)
+    return response
+
+
+def _limited(exc: RateLimited) -> JsonResponse:
+    # The shape of every other endpoint's 429 (django_smsverify.views.rate_limited).
+    response = JsonResponse(
+        {"ok": False, "errors": {"__all__": [str(exc.message)]}, "retry_after": exc.retry_after},
+        status=429,
+    )
+    response["Retry-After"] = str(exc.retry_after)
     add_never_cache_headers(response)
     return response

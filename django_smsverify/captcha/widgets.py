@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.http import HttpRequest
 from django.urls import reverse
 
-from django_smsverify import captcha
 from django_smsverify.conf import app_settings
-from django_smsverify.exceptions import ServiceUnavailable
+from django_smsverify.exceptions import RateLimited, ServiceUnavailable
+
+if TYPE_CHECKING:
+    from django_smsverify.captcha.human import HumanCheck
 
 
 class CaptchaWidget(forms.MultiWidget):
@@ -27,6 +31,11 @@ class CaptchaWidget(forms.MultiWidget):
     """
 
     template_name = "django_smsverify/widgets/captcha.html"
+
+    #: The :class:`~django_smsverify.captcha.ImageCaptcha` that draws the
+    #: challenge, and the request it is counted for (set by the field).
+    check: HumanCheck | None = None
+    request: HttpRequest | None = None
 
     class Media:
         js = ("django_smsverify/captcha.js",)
@@ -54,11 +63,12 @@ class CaptchaWidget(forms.MultiWidget):
         return f"{id_}_1" if id_ else id_
 
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
-        info: dict[str, Any] = {"enabled": captcha.is_enabled()}
+        from django_smsverify.captcha.human import ImageCaptcha
+
+        check = self.check if self.check is not None else ImageCaptcha()
+        info: dict[str, Any] = {"enabled": check.is_enabled()}
         key = ""
         if info["enabled"]:
-            from django_smsverify.captcha.views import image_url
-
             options = app_settings.CAPTCHA
             info.update(
                 width=int(options.WIDTH),
@@ -66,13 +76,64 @@ class CaptchaWidget(forms.MultiWidget):
                 refresh_url=reverse("smsverify:captcha"),
             )
             try:
-                key = captcha.new_challenge().key
-            except ServiceUnavailable as exc:
-                # Render the form anyway; posting it fails validation with the
-                # same message, and the page shows it instead of a 500.
+                data = check.render(self.request)
+            except (ServiceUnavailable, RateLimited) as exc:
+                # Render the form anyway, with the message instead of an image;
+                # posting it fails validation, and the page shows it instead
+                # of a 500.
                 info["unavailable"] = exc.message
             else:
-                info.update(image_url=image_url(key), image_url_2x=image_url(key, scale=2))
+                key = data["key"]
+                info.update(image_url=data["image_url"], image_url_2x=data["image_url_2x"])
         context = super().get_context(name, [key, ""], attrs)
         context["widget"]["captcha"] = info
+        return context
+
+
+class HumanCheckWidget(forms.MultiWidget):
+    """The widget of any :class:`~django_smsverify.captcha.HumanCheck`: the
+    check's own template (``check.template_name``) with what ``check.render()``
+    gave, and one hidden input per field, named ``<name>_<field name>``.
+
+    Reads a posted value by field name, else by position (``<name>_0``), else,
+    for a check with one field, from plain ``<name>``.
+    """
+
+    def __init__(self, *, check: HumanCheck, request: HttpRequest | None = None) -> None:
+        self.check = check
+        self.request = request
+        self.template_name = check.template_name
+        super().__init__(
+            {
+                field: forms.HiddenInput(attrs={"data-smsverify-human-check-field": field})
+                for field in check.fields
+            }
+        )
+
+    def decompress(self, value: Any) -> list[Any]:
+        return [None] * len(self.check.fields)
+
+    def value_from_datadict(self, data: Mapping[str, Any], files: Any, name: str) -> list[Any]:
+        values = []
+        for index, field in enumerate(self.check.fields):
+            value = data.get(f"{name}_{field}")
+            if value is None:
+                value = data.get(f"{name}_{index}")
+            if value is None and len(self.check.fields) == 1:
+                value = data.get(name)
+            values.append(value)
+        return values
+
+    def value_omitted_from_data(self, data: Mapping[str, Any], files: Any, name: str) -> bool:
+        return all(value is None for value in self.value_from_datadict(data, files, name))
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        info: dict[str, Any] = {"enabled": self.check.is_enabled()}
+        if info["enabled"]:
+            try:
+                info["data"] = self.check.render(self.request)
+            except (ServiceUnavailable, RateLimited) as exc:
+                info["unavailable"] = exc.message
+        context = super().get_context(name, None, attrs)
+        context["widget"]["check"] = info
         return context

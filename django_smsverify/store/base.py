@@ -137,10 +137,13 @@ class VerificationStore(ABC):
         cooldown and count the send against every quota."""
 
     @abstractmethod
-    def release_send(self, keys: Keys, code_hash: str, now_ms: int) -> None:
+    def release_send(
+        self, keys: Keys, code_hash: str, now_ms: int, *, keep_cooldown: bool = False
+    ) -> None:
         """Give back what :meth:`reserve_send` took, after the SMS could not be
-        sent: drop the cooldown, uncount the quotas, delete the code if it is
-        still ``code_hash``."""
+        sent: drop the cooldown (unless ``keep_cooldown``: the provider itself
+        refused to send to the number so soon), uncount the quotas, delete the
+        code if it is still ``code_hash``."""
 
     @abstractmethod
     def check(self, keys: Keys, code_hash: str, max_attempts: int, now_ms: int) -> CheckResult:

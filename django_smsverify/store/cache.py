@@ -4,6 +4,14 @@ The Django cache API has no atomic read-modify-write across several keys, so
 each step runs under a process-wide lock. That makes it correct within one
 process (``runserver``, tests, a single worker) but not across processes:
 use a Redis cache for that (``smsverify.W004`` says so when ``DEBUG`` is off).
+
+A cache may also drop a write without an error: Memcached, when an item does
+not fit, answers "not stored" and Django deletes the key instead. So every
+write that a limit depends on is read back before the step goes on, and one
+that did not stay raises ``ServiceUnavailable``: a send then stores no code
+and sends nothing, and a check counts the guess (and reads the count back)
+before it compares, so no answer is ever given for a guess that was not
+counted.
 """
 
 from __future__ import annotations
@@ -61,6 +69,21 @@ class CacheStore(VerificationStore):
         except Exception as exc:
             raise self._unavailable(exc) from exc
 
+    def _set_confirmed(self, writes: list[tuple[str, int, int]], now_ms: int) -> None:
+        """Set each ``(key, count, expires_ms)`` and read them all back; raise
+        ``ServiceUnavailable`` if the cache did not keep one (a count another
+        process raised meanwhile is kept, so it counts as kept)."""
+        for key, count, expires in writes:
+            self._set(key, count, expires, now_ms)
+        if not writes:
+            return
+        stored = self._get_many([key for key, _count, _expires in writes], now_ms)
+        for key, count, _expires in writes:
+            value = stored.get(key)
+            if value is None or not isinstance(value[0], int) or value[0] < count:
+                logger.error("verification store dropped a write (cache full?): answered 503")
+                raise ServiceUnavailable()
+
     def _delete(self, *keys: str) -> None:
         try:
             self.cache.delete_many(list(keys))
@@ -100,24 +123,30 @@ class CacheStore(VerificationStore):
             if wait > 0:
                 raise RateLimited(wait / 1000, scope=scope)
 
+            # The cooldown and the quotas first, read back before the code is
+            # stored: a cache that drops them gets no code, so nothing is sent.
             code_expires = now_ms + policy.code_ttl_ms
-            self._set(keys.code, code_hash, code_expires, now_ms)
+            writes: list[tuple[str, int, int]] = []
             if policy.cooldown_ms:
-                self._set(keys.cooldown, 1, now_ms + policy.cooldown_ms, now_ms)
+                writes.append((keys.cooldown, 1, now_ms + policy.cooldown_ms))
             # Wrong guesses keep counting for as long as any code they could be aimed at lives.
             if attempts and attempts_exp < code_expires:
-                self._set(keys.attempts, attempts, code_expires, now_ms)
+                writes.append((keys.attempts, attempts, code_expires))
             for key, _limit, window, _name in quotas:
                 count, expires = state.get(key, (0, 0))
                 if not count:
                     expires = now_ms + window
-                self._set(key, count + 1, expires, now_ms)
+                writes.append((key, count + 1, expires))
+            self._set_confirmed(writes, now_ms)
+            self._set(keys.code, code_hash, code_expires, now_ms)
 
-    def release_send(self, keys: Keys, code_hash: str, now_ms: int) -> None:
+    def release_send(
+        self, keys: Keys, code_hash: str, now_ms: int, *, keep_cooldown: bool = False
+    ) -> None:
         counters = [k for k in (keys.phone_hour, keys.phone_day, keys.ip_hour) if k]
         with _lock:
             state = self._get_many([keys.code, *counters], now_ms)
-            stale = [keys.cooldown]
+            stale = [] if keep_cooldown else [keys.cooldown]
             code = state.get(keys.code)
             if code and hmac.compare_digest(code[0], code_hash):
                 stale.append(keys.code)
@@ -139,13 +168,24 @@ class CacheStore(VerificationStore):
             stored = state.get(keys.code)
             if stored is None:
                 return CheckResult(EXPIRED, max_attempts - attempts)
-            if hmac.compare_digest(stored[0], code_hash):
+            # Counted (and read back) before the comparison, taken back if the
+            # code was right: a guess the cache would not count gets no
+            # answer, and ends the code, since a cache that drops a write
+            # may have dropped the count with it.
+            counted_exp = attempts_exp if attempts else stored[1]
+            try:
+                self._set_confirmed([(keys.attempts, attempts + 1, counted_exp)], now_ms)
+            except ServiceUnavailable:
                 self._delete(keys.code)
+                raise
+            if hmac.compare_digest(stored[0], code_hash):
+                if attempts:
+                    self._set(keys.attempts, attempts, attempts_exp, now_ms)
+                    self._delete(keys.code)
+                else:
+                    self._delete(keys.code, keys.attempts)
                 return CheckResult(OK, max_attempts - attempts, expires_ms=stored[1])
-            if not attempts:
-                attempts_exp = stored[1]
-            attempts += 1
-            self._set(keys.attempts, attempts, attempts_exp, now_ms)
+            attempts, attempts_exp = attempts + 1, counted_exp
             if max_attempts and attempts >= max_attempts:
                 self._delete(keys.code)
                 return CheckResult(LOCKED, 0, attempts_exp - now_ms)
@@ -161,14 +201,13 @@ class CacheStore(VerificationStore):
     def hit_many(self, limits: Sequence[Limit], window_ms: int, now_ms: int) -> None:
         with _lock:
             stored = self._get_many([lim.key for lim in limits], now_ms)
-            counts = []
+            writes = []
             for lim in limits:
                 count, expires = stored.get(lim.key, (0, 0))
                 if count >= lim.limit:
                     raise RateLimited((expires - now_ms) / 1000, scope=lim.scope)
-                counts.append((count + 1, expires if count else now_ms + window_ms))
-            for lim, (count, expires) in zip(limits, counts, strict=True):
-                self._set(lim.key, count, expires, now_ms)
+                writes.append((lim.key, count + 1, expires if count else now_ms + window_ms))
+            self._set_confirmed(writes, now_ms)
 
     def refund(self, keys: Sequence[str], now_ms: int) -> None:
         with _lock:

@@ -7,12 +7,35 @@ cannot happen, whether the callers are threads, processes or machines.
 Values carry their own expiry in the app's clock (``<data>:<expires_ms>``) and
 each key also gets a Redis TTL, so expiry is decided the same way on every
 store and no key outlives its use.
+
+Out of memory
+-------------
+A Redis at ``maxmemory`` under ``noeviction`` refuses writes but still runs
+reads and ``DEL``. A step must then fail as a whole, never half-run: a check
+that could not count a wrong guess must not answer either, or wrong guesses
+would be refused uncounted while the right one still passes. So:
+
+- On Redis 7 and Valkey each script starts with a ``#!lua`` shebang that
+  declares it a writer (only read-only scripts say ``flags=no-writes``), and
+  the server refuses a writer before it runs while memory is full.
+- Redis 6 does not know shebangs (it fails to compile one); there the same
+  scripts run without it, and a write is refused only when the script gets to
+  it. Each script therefore makes its first write before it decides anything
+  in the caller's favour: the check counts the guess first and takes the count
+  back when the code was right. Once a script has written, Redis lets it
+  finish its writes, so no script stops half-way.
+
+Which form a server takes is learnt once per connection pool and learnt again
+whenever a script is not loaded (a restart or a failover to another server).
+Refused steps raise :class:`~django_smsverify.exceptions.ServiceUnavailable`
+(HTTP 503).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -94,13 +117,14 @@ return {1, '', 0}
     % {"hour": HOUR_MS, "day": DAY_MS}
 )
 
-# KEYS: code, cooldown, phone_hour, phone_day[, ip_hour]    ARGV: now, code_hash
+# KEYS: code, cooldown, phone_hour, phone_day[, ip_hour]
+# ARGV: now, code_hash, keep_cooldown ('1' or '0')
 RELEASE_SCRIPT = (
     _LUA_HELPERS
     + """
 local v = redis.call('GET', KEYS[1])
 if v and string.sub(v, 1, #ARGV[2] + 1) == ARGV[2] .. ':' then redis.call('DEL', KEYS[1]) end
-redis.call('DEL', KEYS[2])
+if ARGV[3] ~= '1' then redis.call('DEL', KEYS[2]) end
 for i = 3, #KEYS do
   local n, e = read(KEYS[i])
   if n > 1 then put(KEYS[i], n - 1, e) elseif n == 1 then redis.call('DEL', KEYS[i]) end
@@ -113,6 +137,9 @@ return 1
 # The comparison is a plain string equality in Lua, which is not constant-time.
 # That is safe here: both sides are HMACs under a key only the server knows, so
 # how long the comparison takes reveals nothing an attacker can steer.
+# The guess is counted before it is compared, and the count taken back when it
+# was right: out of memory, that first write is what the server refuses (see
+# the module's docstring), so a check never answers for a guess it could not count.
 CHECK_SCRIPT = (
     _LUA_HELPERS
     + """
@@ -129,13 +156,15 @@ if v then
   e = tonumber(e)
 end
 if not h or e <= now then return {'expired', max_attempts - att_n, 0} end
+local counted_e = att_e
+if att_n == 0 then counted_e = e end
+put(KEYS[2], att_n + 1, counted_e)
 if h == ARGV[2] then
+  if att_n == 0 then redis.call('DEL', KEYS[2]) else put(KEYS[2], att_n, att_e) end
   redis.call('DEL', KEYS[1])
   return {'ok', max_attempts - att_n, 0, e}
 end
-if att_n == 0 then att_e = e end
-att_n = att_n + 1
-put(KEYS[2], att_n, att_e)
+att_n, att_e = att_n + 1, counted_e
 if max_attempts > 0 and att_n >= max_attempts then
   redis.call('DEL', KEYS[1])
   return {'locked', 0, att_e - now}
@@ -143,7 +172,6 @@ end
 return {'mismatch', max_attempts - att_n, 0}
 """
 )
-
 
 # KEYS: code    ARGV: now, code_hash, expires
 RESTORE_SCRIPT = (
@@ -188,19 +216,81 @@ return 0
 
 
 class _Script:
-    """A Lua script called by SHA (EVALSHA), loaded with EVAL only when Redis lacks it."""
+    """A Lua script called by SHA (EVALSHA), loaded with EVAL only when Redis lacks it.
 
-    def __init__(self, source: str) -> None:
+    It exists in two forms (see the module's docstring): with a ``#!lua``
+    shebang that declares its flags, for Redis 7 and Valkey, and without, for
+    Redis 6. ``read_only`` scripts say ``flags=no-writes``, so they still run
+    while the server is out of memory; all others are refused whole.
+    """
+
+    def __init__(self, source: str, *, read_only: bool = False) -> None:
         self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+        self.flagged = ("#!lua flags=no-writes\n" if read_only else "#!lua\n") + source
+        self.sha = _sha(source)
+        self.flagged_sha = _sha(self.flagged)
 
     def __call__(self, client: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        from redis.exceptions import NoScriptError
+        from redis.exceptions import NoScriptError, ResponseError
 
+        pool = getattr(client, "connection_pool", client)
+        flagged = _takes_shebang(pool)
         try:
-            return client.evalsha(self.sha, len(keys), *keys, *args)
+            return client.evalsha(
+                self.flagged_sha if flagged else self.sha, len(keys), *keys, *args
+            )
         except NoScriptError:
-            return client.eval(self.source, len(keys), *keys, *args)
+            pass
+        # Not loaded: the first call on this server, or it restarted or failed
+        # over, perhaps to a server of another version. The flagged form first.
+        try:
+            result = client.eval(self.flagged, len(keys), *keys, *args)
+        except ResponseError as exc:
+            if not _refuses_shebang(exc):
+                raise
+        else:
+            _remember(pool, shebang=True)
+            return result
+        _remember(pool, shebang=False)
+        return client.eval(self.source, len(keys), *keys, *args)
+
+
+def _sha(source: str) -> str:
+    return hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+
+
+# Connection pools whose server refused a shebang (Redis 6). Weak, so a pool
+# that is thrown away (settings changed, a cache closed) is forgotten with it.
+_NO_SHEBANG: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+_NO_SHEBANG_IDS: set[int] = set()  # pools that cannot be weakly referenced
+
+
+def _takes_shebang(pool: Any) -> bool:
+    try:
+        return not _NO_SHEBANG.get(pool, False)
+    except TypeError:
+        return id(pool) not in _NO_SHEBANG_IDS
+
+
+def _remember(pool: Any, *, shebang: bool) -> None:
+    try:
+        if shebang:
+            _NO_SHEBANG.pop(pool, None)
+        else:
+            _NO_SHEBANG[pool] = True
+    except TypeError:
+        (_NO_SHEBANG_IDS.discard if shebang else _NO_SHEBANG_IDS.add)(id(pool))
+
+
+def _refuses_shebang(exc: BaseException) -> bool:
+    """Whether ``exc`` is a server refusing a script's shebang line.
+
+    Redis 6 cannot compile it (``unexpected symbol near '#'``); a server that
+    knows shebangs but not a flag says ``Unexpected flag in script shebang``.
+    An out-of-memory refusal is not one of these.
+    """
+    text = str(exc)
+    return "near '#'" in text or "shebang" in text.lower()
 
 
 _send = _Script(SEND_SCRIPT)
@@ -231,8 +321,21 @@ class RedisStore(VerificationStore):
         except Exception as exc:
             if not _is_connection_error(exc):
                 raise
-            logger.error("verification store unavailable: %s", type(exc).__name__)
+            if _is_out_of_memory(exc):
+                logger.error(
+                    "verification store out of memory (Redis maxmemory reached): "
+                    "refused, answered 503"
+                )
+            else:
+                logger.error("verification store unavailable: %s", type(exc).__name__)
             raise ServiceUnavailable() from exc
+
+    def maxmemory_policy(self) -> str | None:
+        """The server's ``maxmemory_policy`` (``INFO memory``), or ``None`` if it
+        does not say. Errors propagate (for the deployment check, smsverify.W014)."""
+        info = self._client_getter().info("memory")
+        policy = info.get("maxmemory_policy") if isinstance(info, dict) else None
+        return _text(policy) if policy is not None else None
 
     def reserve_send(self, keys: Keys, code_hash: str, policy: SendPolicy, now_ms: int) -> None:
         ok, scope, wait = self._run(
@@ -259,11 +362,13 @@ class RedisStore(VerificationStore):
         if not int(ok):
             raise RateLimited(int(wait) / 1000, scope=_text(scope))
 
-    def release_send(self, keys: Keys, code_hash: str, now_ms: int) -> None:
+    def release_send(
+        self, keys: Keys, code_hash: str, now_ms: int, *, keep_cooldown: bool = False
+    ) -> None:
         self._run(
             _release,
             [keys.code, keys.cooldown, keys.phone_hour, keys.phone_day, keys.ip_hour],
-            [now_ms, code_hash],
+            [now_ms, code_hash, "1" if keep_cooldown else "0"],
         )
 
     def check(self, keys: Keys, code_hash: str, max_attempts: int, now_ms: int) -> CheckResult:
@@ -307,3 +412,12 @@ def _is_connection_error(exc: BaseException) -> bool:
     except ImportError:
         return False
     return isinstance(exc, ConnectionInterrupted)
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is Redis refusing a write at ``maxmemory`` (``-OOM ...``)."""
+    try:
+        from redis.exceptions import OutOfMemoryError
+    except ImportError:  # pragma: no cover - redis-py before 4.4
+        return "maxmemory" in str(exc)
+    return isinstance(exc, OutOfMemoryError) or "maxmemory" in str(exc)

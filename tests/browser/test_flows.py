@@ -86,6 +86,23 @@ def test_newcomer_registers_logs_out_logs_in_by_sms_and_resets_password(page):
     expect(page.locator("#phone")).to_have_text(PHONE)
 
 
+def test_unconfirmed_sms_says_the_code_may_still_arrive_and_it_works(page, settings):
+    # The provider took the SMS but its answer never came (a read timeout).
+    settings.SMS_BACKEND = "tests.failing_backend.UnconfirmedBackend"
+    page.goto("/accounts/phone/register/")
+    request_code(page)
+    status = page.locator("[data-smsverify-status]")
+    expect(status).to_contain_text("We could not confirm that the text message was sent.")
+    expect(status).to_contain_text("The code may still arrive and will work")
+    expect_countdown(page)
+    page.fill("input[name=code]", last_code(PHONE))
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.click("button[value=submit]")
+    expect(page).to_have_url(re.compile(r"/welcome/$"))
+    expect(page.locator("#phone")).to_have_text(PHONE)
+
+
 def test_wrong_code_then_too_many_attempts(page):
     page.goto("/accounts/phone/register/")
     request_code(page)

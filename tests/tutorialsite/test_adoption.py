@@ -145,7 +145,8 @@ def test_a_recycled_number_is_registered_by_its_new_owner(client, site):
     client.force_login(old_owner)
     send(client, "change", "+8613700000001")
     response = client.post(
-        "/accounts/phone/change/", {"phone": "+8613700000001", "code": last_code()}
+        "/accounts/phone/change/",
+        {"phone": "+8613700000001", "code": last_code(), "current_password": PASSWORD},
     )
     assert response.status_code == 200, response.content.decode()
     client.post("/accounts/phone/logout/")
@@ -193,6 +194,10 @@ def test_user_field_mode_writes_nothing_to_the_phone_table(client, existing_user
     client.post("/accounts/phone/logout/")
     client.force_login(get_user_model().objects.get(username="member3"))
     send(client, "change", "+8613700000003")
-    client.post("/accounts/phone/change/", {"phone": "+8613700000003", "code": last_code()})
+    response = client.post(
+        "/accounts/phone/change/",
+        {"phone": "+8613700000003", "code": last_code(), "current_password": PASSWORD},
+    )
+    assert response.status_code == 200, response.content.decode()
     assert PhoneNumber.objects.count() == 0
     assert get_user_model().objects.count() == MEMBERS + len(BAD_ROWS) + 1

@@ -35,8 +35,9 @@ class SmsVerifySchema(AutoSchema):
     """Describes one of this package's views.
 
     Views set ``operation_id``, ``response_serializer_class``,
-    ``success_status``, ``error_statuses`` and, for GET endpoints,
-    ``query_parameters`` (``[(name, description, required)]``).
+    ``success_status``, ``error_statuses``, for GET endpoints
+    ``query_parameters`` (``[(name, description, required)]``), and
+    ``takes_body = False`` for a POST without a request body.
     """
 
     def get_operation_id(self, path: str, method: str) -> str:
@@ -51,6 +52,8 @@ class SmsVerifySchema(AutoSchema):
         return self.view.response_serializer_class()
 
     def get_request_body(self, path: str, method: str) -> dict[str, Any]:
+        if not getattr(self.view, "takes_body", True):
+            return {}
         body = super().get_request_body(path, method)
         if body:
             body["required"] = True

@@ -187,7 +187,8 @@ class PasswordResetSerializer(FormSerializer):
 
 
 class PhoneChangeSerializer(FormSerializer):
-    """``phone`` (the new number) and ``code`` (sent to it)."""
+    """``phone`` (the new number), ``code`` (sent to it), and the proof the
+    account asks for: ``current_password`` and/or ``current_code``."""
 
     form_name = "phone_change"
 
@@ -212,6 +213,14 @@ class CodeSentSerializer(serializers.Serializer):
     phone = serializers.CharField(help_text="E.164.")
     resend_after = serializers.IntegerField(help_text="Seconds.")
     expires_in = serializers.IntegerField(help_text="Seconds.")
+    delivery = serializers.ChoiceField(
+        choices=["sent", "uncertain"],
+        help_text="'uncertain' when the SMS provider did not answer after the request "
+        "went out: the code may still arrive and works if it does.",
+    )
+    message = serializers.CharField(
+        required=False, help_text="What to tell the user when delivery is 'uncertain'."
+    )
 
 
 class PhoneStatusSerializer(serializers.Serializer):
@@ -237,6 +246,16 @@ class DetailSerializer(serializers.Serializer):
 
 
 class PhoneChangedSerializer(serializers.Serializer):
-    """The user's new number."""
+    """The user's new number, and new credentials for a request that did not
+    come with a session (the change ended its token)."""
 
     phone = serializers.CharField(help_text="E.164.")
+    token = serializers.CharField(
+        required=False, allow_null=True, help_text="The token hook's, for a token request."
+    )
+    access = serializers.CharField(required=False)
+    refresh = serializers.CharField(required=False)
+
+
+class EmptySerializer(serializers.Serializer):
+    """No fields: a request without a body."""

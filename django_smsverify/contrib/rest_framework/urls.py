@@ -43,5 +43,6 @@ urlpatterns = [
     path("login/password/", views.PasswordLoginView.as_view(), name="password_login"),
     path("password/reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("change/", views.PhoneChangeView.as_view(), name="phone_change"),
+    path("change/current-code/", views.PhoneChangeCodeView.as_view(), name="phone_change_code"),
     path("schema/", schema_view, name="schema"),
 ]

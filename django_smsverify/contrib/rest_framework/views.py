@@ -44,11 +44,13 @@ from django_smsverify.contrib.rest_framework.tokens import (  # noqa: E402
     requires_csrf,
 )
 from django_smsverify.exceptions import (  # noqa: E402
+    FORM_MESSAGES,
     InvalidPhoneNumber,
     RateLimited,
     ServiceUnavailable,
     SmsSendError,
 )
+from django_smsverify.forms import send_current_phone_code  # noqa: E402
 from django_smsverify.views import has_invalid_text, lookup_phone_status  # noqa: E402
 
 logger = logging.getLogger("django_smsverify.contrib.rest_framework")
@@ -203,13 +205,15 @@ class SendCodeView(SmsVerifyAPIView):
 
     def post(self, request: Request) -> Response:
         result = self.validated_form(request).send()
-        return Response(
-            {
-                "phone": result.phone,
-                "resend_after": result.resend_after,
-                "expires_in": result.expires_in,
-            }
-        )
+        body: dict[str, Any] = {
+            "phone": result.phone,
+            "resend_after": result.resend_after,
+            "expires_in": result.expires_in,
+            "delivery": "uncertain" if result.uncertain else "sent",
+        }
+        if result.uncertain:
+            body["message"] = str(FORM_MESSAGES["delivery_uncertain"])
+        return Response(body)
 
 
 class PhoneStatusView(SmsVerifyAPIView):
@@ -289,16 +293,67 @@ class PasswordResetView(SmsVerifyAPIView):
 
 
 class PhoneChangeView(SmsVerifyAPIView):
-    """``POST`` (authenticated): move the user to a new, verified number; 200 ``{"phone"}``."""
+    """``POST`` (authenticated): move the user to a new, verified number; 200 ``{"phone"}``.
+
+    Besides the new number and its code, the user proves the account is
+    theirs as ``PHONE_CHANGE_PROOF`` says: ``current_password`` (wrong ones
+    count against ``PASSWORD_LOGIN_LIMITS``: 429 past them) and/or
+    ``current_code`` (see :class:`PhoneChangeCodeView`). The change ends every
+    other session and token of the user. A session request stays logged in;
+    a request authenticated otherwise (a JWT) gets new credentials from the
+    token hook in the answer, unless the hook starts a session.
+    """
 
     operation_id = "phoneChange"
     permission_classes = [IsAuthenticated]
     serializer_class = api.PhoneChangeSerializer
     response_serializer_class = api.PhoneChangedSerializer
-    error_statuses = (400, 401, 403, 503)
+    error_statuses = (400, 401, 403, 429, 503)
 
     def post(self, request: Request) -> Response:
         form = self.validated_form(request)
         if not form.save():  # the number was taken meanwhile (a race)
             self._serializer.raise_form_errors(form)
-        return Response({"phone": form.cleaned_data["phone"]})
+        body: dict[str, Any] = {"phone": form.cleaned_data["phone"]}
+        body.update(self.renewed_credentials(request, form.user))
+        return Response(body)
+
+    def renewed_credentials(self, request: Request, user: Any) -> dict[str, Any]:
+        """New credentials for a request whose own token the change just ended."""
+        if isinstance(request.successful_authenticator, SessionAuthentication):
+            return {}  # the form kept the session logged in
+        hook = get_token_hook()
+        if requires_csrf(hook):
+            return {}  # a session hook: do not start a session here
+        return dict(hook(request, user))
+
+
+class PhoneChangeCodeView(SmsVerifyAPIView):
+    """``POST`` (authenticated, no body): send a ``change_phone`` code to the
+    user's current number, the ``current_code`` proof of ``change/``.
+
+    200 like ``send-code/``. No captcha: the number is the account's own; the
+    cooldown and quotas apply. 400 when the account has no number.
+    """
+
+    operation_id = "phoneChangeCode"
+    permission_classes = [IsAuthenticated]
+    serializer_class = api.EmptySerializer
+    takes_body = False
+    response_serializer_class = api.CodeSentSerializer
+    error_statuses = (400, 401, 403, 429, 503)
+
+    def post(self, request: Request) -> Response:
+        try:
+            result = send_current_phone_code(request)
+        except InvalidPhoneNumber as exc:
+            return Response({api_settings.NON_FIELD_ERRORS_KEY: [str(exc.message)]}, status=400)
+        body: dict[str, Any] = {
+            "phone": result.phone,
+            "resend_after": result.resend_after,
+            "expires_in": result.expires_in,
+            "delivery": "uncertain" if result.uncertain else "sent",
+        }
+        if result.uncertain:
+            body["message"] = str(FORM_MESSAGES["delivery_uncertain"])
+        return Response(body)

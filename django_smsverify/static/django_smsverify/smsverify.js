@@ -186,7 +186,8 @@
           var data = result.data || {};
           refreshCaptcha();
           if (data.ok) {
-            setStatus(msg("sent"));
+            // "uncertain": the provider did not confirm; the code may still come.
+            setStatus(data.delivery === "uncertain" && data.message ? data.message : msg("sent"));
             startCountdown(data.resend_after || 60);
             var code = field("code");
             if (code) {
