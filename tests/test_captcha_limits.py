@@ -160,3 +160,17 @@ def test_new_challenge_without_a_client_is_not_limited(store_cache, settings):
     limits(settings, 1, 1)
     keys = {captcha.new_challenge().key for _ in range(3)}
     assert len(keys) == 3
+
+
+def test_the_rest_endpoint_shares_the_limit(store_cache, settings):
+    limits(settings, 2, 100)
+    page, api = Client(), Client()
+    with time_machine.travel(1_900_000_000, tick=False):
+        assert page.get(URL).status_code == 200
+        assert api.get("/api/phone/captcha/").status_code == 200
+        # The same client, through either door, is now past its 2 a minute.
+        response = api.get("/api/phone/captcha/")
+        assert page.get(URL).status_code == 429
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert response.json()["retry_after"] == int(response["Retry-After"])

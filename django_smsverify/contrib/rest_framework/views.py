@@ -36,6 +36,7 @@ from rest_framework.settings import api_settings  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
 
 from django_smsverify import captcha  # noqa: E402
+from django_smsverify.adapter import client_key  # noqa: E402
 from django_smsverify.conf import app_settings  # noqa: E402
 from django_smsverify.contrib.rest_framework import serializers as api  # noqa: E402
 from django_smsverify.contrib.rest_framework.schema import SmsVerifySchema  # noqa: E402
@@ -165,20 +166,28 @@ class TokenIssuingView(SmsVerifyAPIView):
 class CaptchaView(SmsVerifyAPIView):
     """``GET``: a new captcha challenge.
 
-    200 ``{"key", "image_url", "image_url_2x", "expires_in"}``; 404 when the
-    captcha is turned off; 503. Also sets the ``csrftoken`` cookie, which the
+    200 ``{"key", "image_url", "image_url_2x", "expires_in"}`` (with another
+    ``HUMAN_CHECK``, what its ``render()`` gives); 404 when the captcha is
+    turned off; 429 with ``Retry-After`` past the client's
+    ``CREATE_PER_MINUTE``/``CREATE_PER_HOUR``, the same limits as the page
+    endpoint's; 503. Also sets the ``csrftoken`` cookie, which the
     session-login endpoints need.
     """
 
     operation_id = "newCaptcha"
     response_serializer_class = api.CaptchaChallengeSerializer
-    error_statuses = (404, 503)
+    error_statuses = (404, 429, 503)
 
     def get(self, request: Request) -> Response:
-        if not captcha.is_enabled():
+        check = captcha.get_human_check()
+        if not check.is_enabled():
             raise NotFound()
-        challenge = captcha.new_challenge()
         get_token(request._request)  # so a single-page app has the CSRF cookie
+        if not isinstance(check, captcha.ImageCaptcha):
+            return Response(check.render(request._request))
+        # Counted like the page endpoint's challenges: free challenges with no
+        # limit would let anyone harvest images and fill the cache.
+        challenge = captcha.new_challenge(client=client_key(request._request))
         image = reverse("smsverify_api:captcha_image", kwargs={"key": challenge.key})
         return Response(
             {
