@@ -61,8 +61,10 @@ from PIL import Image, ImageChops, ImageFilter, ImageStat  # noqa: E402
 from django_smsverify.captcha import image as image_module  # noqa: E402
 from django_smsverify.captcha.challenge import ALPHABET  # noqa: E402
 from django_smsverify.captcha.image import font_name, render_png  # noqa: E402
+from django_smsverify.conf import DEFAULTS  # noqa: E402
 
-WIDTH, HEIGHT, LENGTH = 120, 40, 4
+# The size and length pages use by default.
+WIDTH, HEIGHT, LENGTH = (DEFAULTS["CAPTCHA"][name] for name in ("WIDTH", "HEIGHT", "LENGTH"))
 PENTEST_THRESHOLD = 115
 
 

@@ -33,8 +33,8 @@ DEFAULTS: dict[str, Any] = {
         "ENABLED": True,
         "LENGTH": 4,
         "TTL": 300,
-        "WIDTH": 120,
-        "HEIGHT": 40,
+        "WIDTH": 150,
+        "HEIGHT": 50,
         "TEST_MODE": False,
         "TEST_ANSWER": "PASSED",
         "CREATE_PER_MINUTE": 30,
@@ -257,7 +257,7 @@ class AppSettings:
           case-insensitive and spaces in them are ignored.
         - ``TTL`` (``300``): seconds a challenge stays usable, from 10 to 3600.
           Each challenge also works once only, right or wrong.
-        - ``WIDTH``, ``HEIGHT`` (``120``, ``40``): image size in CSS pixels
+        - ``WIDTH``, ``HEIGHT`` (``150``, ``50``): image size in CSS pixels
           (the ``?scale=2`` image for high-DPI screens is twice that).
         - ``TEST_MODE`` (``False``): for your own test suite. When ``True``,
           ``TEST_ANSWER`` is accepted with any key (real answers still work).

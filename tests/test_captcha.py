@@ -55,7 +55,7 @@ def test_captcha_is_on_by_default_with_documented_defaults(settings):
     options = app_settings.CAPTCHA
     assert bool(options) is True
     assert captcha.is_enabled() is True
-    assert (options.LENGTH, options.TTL, options.WIDTH, options.HEIGHT) == (4, 300, 120, 40)
+    assert (options.LENGTH, options.TTL, options.WIDTH, options.HEIGHT) == (4, 300, 150, 50)
     assert options.TEST_MODE is False
 
 

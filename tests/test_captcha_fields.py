@@ -33,7 +33,7 @@ def test_widget_renders_image_key_answer_box_and_refresh(store_cache):
     image = reverse("smsverify:captcha_image", kwargs={"key": key})
     assert f'src="{image}"' in html
     assert f'srcset="{image}?scale=2 2x"' in html
-    assert 'width="120" height="40"' in html
+    assert 'width="150" height="50"' in html
     assert 'alt="Characters to type"' in html
     assert f'data-refresh-url="{reverse("smsverify:captcha")}"' in html
     # Without JavaScript the refresh control is a link to the page itself.

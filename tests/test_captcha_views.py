@@ -59,16 +59,16 @@ def test_image_is_a_png_that_must_not_be_stored(client, store_cache):
     assert response["Content-Type"] == "image/png"
     assert response["Cache-Control"] == "no-store"
     assert response.content.startswith(PNG_MAGIC)
-    assert Image.open(io.BytesIO(response.content)).size == (120, 40)
+    assert Image.open(io.BytesIO(response.content)).size == (150, 50)
 
 
 def test_2x_image_and_configured_size(client, store_cache, settings):
-    settings.SMSVERIFY = {"CAPTCHA": {"WIDTH": 150, "HEIGHT": 50}}
+    settings.SMSVERIFY = {"CAPTCHA": {"WIDTH": 180, "HEIGHT": 60}}
     data = get_challenge(client)
     one = client.get(data["image_url"])
     two = client.get(data["image_url_2x"])
-    assert Image.open(io.BytesIO(one.content)).size == (150, 50)
-    assert Image.open(io.BytesIO(two.content)).size == (300, 100)
+    assert Image.open(io.BytesIO(one.content)).size == (180, 60)
+    assert Image.open(io.BytesIO(two.content)).size == (360, 120)
 
 
 def test_image_does_not_consume_the_challenge_and_is_stable(client, store_cache):
