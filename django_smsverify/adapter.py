@@ -229,10 +229,22 @@ class DefaultAdapter:
                 "another one. If you did not do this, contact us at once: this number can no "
                 "longer log in to the account or reset its password."
             )
+        elif reason == "registered" and purpose == "change_phone":
+            body = gettext(
+                "Someone tried to move their account to this number, which already has an "
+                "account. If it was you, log in with this number instead. If not, you can "
+                "ignore this message."
+            )
         elif reason == "registered":
             body = gettext(
                 "Someone tried to sign up with this number, which already has an account. "
                 "If it was you, log in instead. If not, you can ignore this message."
+            )
+        elif purpose == "reset_password":
+            body = gettext(
+                "Someone asked to reset the password of an account with this number, but no "
+                "account uses it. If it was you, sign up first. If not, you can ignore this "
+                "message."
             )
         else:
             body = gettext(

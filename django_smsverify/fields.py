@@ -13,7 +13,17 @@ from django_smsverify.conf import app_settings
 from django_smsverify.exceptions import InvalidPhoneNumber
 from django_smsverify.phone import normalize
 
-__all__ = ["CaptchaField", "PhoneNumberField", "SmsCodeField"]
+__all__ = ["CaptchaField", "PhoneNumberField", "PhoneNumberInput", "SmsCodeField"]
+
+
+class PhoneNumberInput(forms.TextInput):
+    """A text input that phones open with the number keyboard (``type="tel"``).
+
+    The type is the widget's own, not an attribute added beside
+    ``type="text"``: a browser keeps the first of two ``type`` attributes.
+    """
+
+    input_type = "tel"
 
 
 class PhoneNumberField(forms.CharField):
@@ -23,7 +33,7 @@ class PhoneNumberField(forms.CharField):
     digits) and refuses fixed lines and numbers outside ``ALLOWED_REGIONS``.
     """
 
-    widget = forms.TextInput
+    widget = PhoneNumberInput
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("label", _("Mobile number"))
@@ -32,7 +42,7 @@ class PhoneNumberField(forms.CharField):
 
     def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
         attrs = super().widget_attrs(widget)
-        attrs.update({"type": "tel", "autocomplete": "tel", "inputmode": "tel"})
+        attrs.update({"autocomplete": "tel", "inputmode": "tel"})
         return attrs
 
     def to_python(self, value: Any) -> str:

@@ -35,7 +35,7 @@ from django_smsverify.exceptions import (
     RateLimited,
     ServiceUnavailable,
 )
-from django_smsverify.fields import CaptchaField, PhoneNumberField, SmsCodeField
+from django_smsverify.fields import CaptchaField, PhoneNumberField, PhoneNumberInput, SmsCodeField
 from django_smsverify.phone import normalize
 from django_smsverify.store import get_store
 from django_smsverify.store.base import HOUR_MS, Limit, limit_key, now_ms
@@ -389,7 +389,7 @@ class PasswordLoginForm(RequestForm):
     phone = forms.CharField(
         label=_("Mobile number"),
         max_length=32,
-        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+        widget=PhoneNumberInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
     )
     password = forms.CharField(
         label=_("Password"),

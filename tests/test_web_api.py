@@ -214,6 +214,23 @@ def test_login_on_an_unknown_number_answers_like_a_known_one(client):
     assert "no account uses it" in django_smsverify.outbox[1].body
 
 
+def test_each_notice_says_what_was_asked_for(client):
+    # The owner of the number reads the notice: it must name what someone
+    # tried, not always "sign up".
+    make_user()
+    other = make_user(phone="+8613700137000")
+    send(client, phone="+8613900139000", purpose="reset_password")
+    assert "reset the password" in django_smsverify.outbox[-1].body
+    send(client, phone="+8613600136000", purpose="login")
+    assert "login code" in django_smsverify.outbox[-1].body
+    client.force_login(other)
+    send(client, phone=PHONE, purpose="change_phone")
+    notice = django_smsverify.outbox[-1]
+    assert notice.to == [PHONE]
+    assert "move their account to this number" in notice.body
+    assert "sign up" not in notice.body
+
+
 def test_failed_notice_answers_like_a_failed_code(client, settings):
     make_user()
     settings.SMS_BACKEND = "tests.failing_backend.SmsBackend"

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import translation
@@ -59,6 +61,25 @@ def test_pages_render_accessible_fields(client, page):
     assert "django_smsverify/smsverify.js" in html
     assert "csrfmiddlewaretoken" in html
     assert "captcha" in html
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        PAGES["register"],
+        PAGES["login"],
+        PAGES["login"] + "?method=password",
+        PAGES["password_reset"],
+    ],
+)
+def test_phone_inputs_have_one_type_and_it_is_tel(client, path):
+    # Two type attributes (type="text" ... type="tel") leave browsers on the
+    # first, and phones show the full keyboard for a number.
+    html = client.get(path).content.decode()
+    inputs = re.findall(r"<input[^>]*name=\"phone\"[^>]*>", html)
+    assert inputs
+    for tag in inputs:
+        assert re.findall(r"\btype=\"([^\"]*)\"", tag) == ["tel"], tag
 
 
 @pytest.mark.parametrize("page", list(PAGES))

@@ -182,3 +182,32 @@ def test_without_enumeration_prevention_the_form_says_so_on_blur(page, settings)
     page.fill("input[name=phone]", "139 0013 9000")
     page.locator("input[name=code]").focus()
     expect(page.get_by_text("No account uses this number.")).to_be_visible()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+@pytest.mark.parametrize(
+    "path",
+    ["/accounts/phone/register/", "/accounts/phone/login/", "/accounts/phone/password/reset/"],
+)
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [("", "This field is required."), ("12345", "Enter a valid mobile phone number.")],
+    ids=["empty", "malformed"],
+)
+def test_main_form_phone_errors_show_next_to_the_phone_field(
+    browser, live_server, path, javascript, typed, message
+):
+    context = browser.new_context(
+        base_url=live_server.url, java_script_enabled=javascript, locale="en-US"
+    )
+    page = context.new_page()
+    page.goto(path)
+    page.fill("input[name=phone]", typed)
+    page.fill("input[name=code]", "123456")
+    for name in ("password1", "password2"):
+        if page.locator(f"input[name={name}]").count():
+            page.fill(f"input[name={name}]", PASSWORD)
+    page.click("button[value=submit]")
+    group = page.locator(".smsverify-field", has=page.locator("input[name=phone]"))
+    expect(group).to_contain_text(message)
+    context.close()
