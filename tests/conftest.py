@@ -109,3 +109,25 @@ def _empty_outbox():
     django_smsverify.outbox.clear()
     yield
     django_smsverify.outbox.clear()
+
+
+# Suites that start real processes (Chromium, a Celery worker, redis-servers of
+# their own), wait out provider timeouts or fuzz the whole API: about two thirds
+# of the suite's time. tox runs them in one env ("heavy"), not in every Python x
+# Django env; a plain "pytest" runs everything.
+HEAVY = (
+    "tests/browser/",
+    "tests/test_celery_delivery.py",
+    "tests/test_memory_pressure.py",
+    "tests/test_send_outcomes.py",
+    "tests/test_api_fuzz.py",
+    "tests/test_api_schemathesis.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    root = str(config.rootpath)
+    for item in items:
+        path = str(item.path)[len(root) + 1 :].replace("\\", "/")
+        if path.startswith(HEAVY):
+            item.add_marker(pytest.mark.heavy)
