@@ -12,8 +12,50 @@ import math
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.functional import lazy
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
+
+
+def wait_text(seconds: int) -> str:
+    """``seconds`` as people say a wait: in seconds up to 90, then in minutes
+    up to 90, then in hours, rounded up ("3595 seconds" reads "60 minutes")."""
+    if seconds <= 90:
+        return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
+    minutes = math.ceil(seconds / 60)
+    if minutes <= 90:
+        return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+    hours = math.ceil(seconds / 3600)
+    return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
+
+
+def _limited_text(seconds: int, scope: str) -> str:
+    wait = wait_text(seconds)
+    if scope in ("cooldown", "provider"):
+        # A resend asked for too soon: say when it is possible, not that the
+        # user did something wrong.
+        return gettext("You can ask for another code in %(wait)s.") % {"wait": wait}
+    return gettext("Too many requests. Please try again in %(wait)s.") % {"wait": wait}
+
+
+def _locked_text(seconds: int) -> str:
+    return gettext("Too many incorrect codes. You can ask for a new code in %(wait)s.") % {
+        "wait": wait_text(seconds)
+    }
+
+
+def _mismatch_text(attempts_left: int) -> str:
+    return ngettext(
+        "The verification code is incorrect. %(count)d attempt left.",
+        "The verification code is incorrect. %(count)d attempts left.",
+        attempts_left,
+    ) % {"count": attempts_left}
+
+
+# Built when shown, in the language active then.
+_limited_message = lazy(_limited_text, str)
+_locked_message = lazy(_locked_text, str)
+_mismatch_message = lazy(_mismatch_text, str)
 
 
 class SmsVerifyError(Exception):
@@ -72,11 +114,7 @@ class RateLimited(SmsVerifyError):
         self.retry_after = max(1, math.ceil(retry_after))
         self.scope = scope
         if message is None:
-            message = ngettext_lazy(
-                "Too many requests. Please wait %(seconds)d second and try again.",
-                "Too many requests. Please wait %(seconds)d seconds and try again.",
-                "seconds",
-            ) % {"seconds": self.retry_after}
+            message = _limited_message(self.retry_after, scope)
         super().__init__(message)
 
 
@@ -87,13 +125,16 @@ class CodeError(SmsVerifyError):
 
 
 class CodeMismatch(CodeError):
-    """The code is wrong. ``attempts_left`` wrong guesses remain before lock-out."""
+    """The code is wrong. ``attempts_left`` wrong guesses remain before lock-out
+    (the message says how many, when there is a limit)."""
 
     default_message = _("The verification code is incorrect.")
     code = "code_mismatch"
 
     def __init__(self, attempts_left: int, message: Any = None) -> None:
         self.attempts_left = attempts_left
+        if message is None and attempts_left > 0:
+            message = _mismatch_message(attempts_left)
         super().__init__(message)
 
 
@@ -115,7 +156,7 @@ class TooManyAttempts(CodeError):
     def __init__(self, retry_after: float, message: Any = None) -> None:
         self.retry_after = max(1, math.ceil(retry_after))
         if message is None:
-            message = _("Too many incorrect codes. Please wait and request a new code later.")
+            message = _locked_message(self.retry_after)
         super().__init__(message)
 
 

@@ -184,7 +184,7 @@ def test_resend_too_soon_is_429_with_retry_after(api):
     assert response["Retry-After"] == "60"
     body = response.json()
     assert body["retry_after"] == 60
-    assert body["detail"] == "Too many requests. Please wait 60 seconds and try again."
+    assert body["detail"] == "You can ask for another code in 60 seconds."
     assert len(django_smsverify.outbox) == 1
 
 
@@ -330,12 +330,18 @@ def test_register_wrong_code_then_too_many_attempts(api):
     assert send(api).status_code == 200
     code = last_code()
     body = {"phone": PHONE, "password1": PASSWORD, "password2": PASSWORD}
-    for _ in range(4):
+    for left in (4, 3, 2, 1):
         response = api.post(API + "register/", {**body, "code": wrong_code(code)}, format="json")
         assert response.status_code == 400
-        assert response.json() == {"code": ["The verification code is incorrect."]}
+        plural = "attempt" if left == 1 else "attempts"
+        assert response.json() == {
+            "code": [f"The verification code is incorrect. {left} {plural} left."]
+        }
     response = api.post(API + "register/", {**body, "code": wrong_code(code)}, format="json")
-    assert response.json()["code"][0].startswith("Too many incorrect codes")
+    # The lock-out says how long it lasts (the window: as long as the code lived).
+    assert response.json()["code"] == [
+        "Too many incorrect codes. You can ask for a new code in 5 minutes."
+    ]
     response = api.post(API + "register/", {**body, "code": code}, format="json")
     assert response.status_code == 400
     assert get_user_model().objects.count() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.test import override_settings
 
 from django_smsverify.conf import DEFAULTS, AppSettings, app_settings
@@ -51,3 +52,30 @@ def test_every_default_has_a_documented_property():
 def test_sms_backend_comes_from_top_level_setting(settings):
     settings.SMS_BACKEND = "x.y.Z"
     assert app_settings.SMS_BACKEND == "x.y.Z"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "english", "chinese"),
+    [
+        (1, "1 second", "1 秒"),
+        (90, "90 seconds", "90 秒"),
+        (91, "2 minutes", "2 分钟"),
+        (3595, "60 minutes", "60 分钟"),
+        (5400, "90 minutes", "90 分钟"),
+        (5401, "2 hours", "2 小时"),
+        (86_400, "24 hours", "24 小时"),
+    ],
+)
+def test_waits_read_as_people_say_them(seconds, english, chinese):
+    from django.utils import translation
+
+    from django_smsverify.exceptions import RateLimited, wait_text
+
+    assert wait_text(seconds) == english
+    with translation.override("zh-hans"):
+        assert wait_text(seconds) == chinese
+        # Built in the language active when shown, not when raised.
+        limited = RateLimited(seconds, scope="phone_hour")
+    with translation.override("zh-hans"):
+        assert chinese in str(limited.message)
+    assert english in str(limited.message)

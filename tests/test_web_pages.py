@@ -104,7 +104,7 @@ def test_send_code_without_javascript_shows_the_page_again(client):
     assert len(django_smsverify.outbox) == 1
     again = send_on_page(client, "register")
     assert again.status_code == 429
-    assert "Too many requests" in again.content.decode()
+    assert "You can ask for another code in 60 seconds." in again.content.decode()
 
 
 def test_send_code_page_errors_are_shown(client):
