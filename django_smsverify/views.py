@@ -30,7 +30,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from django_smsverify.adapter import client_key, get_adapter
 from django_smsverify.conf import app_settings
@@ -486,10 +486,17 @@ class PhoneChangeView(FlowView):
         return self.render_page(changed=True, form=self.main_form())
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
+@never_cache
 @readable_post
 def logout_view(request: HttpRequest) -> HttpResponse:
-    """Log out (POST only, like Django's ``LogoutView``) and go to ``next`` or home."""
+    """``POST``: log out and go to ``next`` or home. ``GET`` changes nothing
+    (a link or a prefetch must not log anyone out, as with Django's
+    ``LogoutView``): it shows a page with the button that does."""
+    if request.method == "GET":
+        return render(
+            request, "django_smsverify/logout.html", {"next": safe_next(request, default="/")}
+        )
     logout(request)
     return redirect(safe_next(request, default="/"))
 

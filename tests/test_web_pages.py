@@ -250,11 +250,30 @@ def test_phone_change_to_own_number_is_refused(client):
     assert "This is already your number." in response.content.decode()
 
 
-def test_logout_is_post_only(client):
+def test_logout_get_asks_and_only_post_logs_out(client):
     register(client)
-    assert client.get("/accounts/phone/logout/").status_code == 405
+    page = client.get("/accounts/phone/logout/?next=/welcome/")
+    # A GET (a link, a prefetch) logs nobody out; it shows the button that does.
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert '<button type="submit">Log out</button>' in html
+    assert 'name="next" value="/welcome/"' in html
+    assert "no-cache" in page["Cache-Control"]
+    assert logged_in_user(client).is_authenticated
     assert client.post("/accounts/phone/logout/").status_code == 302
     assert not logged_in_user(client).is_authenticated
+    assert "You are logged out." in client.get("/accounts/phone/logout/").content.decode()
+    assert client.put("/accounts/phone/logout/").status_code == 405
+
+
+def test_log_out_reads_as_leaving_not_deleting_in_chinese(client):
+    # 注销 (Django's own word) reads as deleting the account on mainland apps.
+    register(client)
+    with translation.override("zh-hans"):
+        html = client.get("/accounts/phone/logout/", HTTP_ACCEPT_LANGUAGE="zh-hans").content
+    html = html.decode()
+    assert "退出登录" in html
+    assert "注销" not in html
 
 
 def test_store_down_on_a_page_is_503(client, settings):
