@@ -421,20 +421,12 @@ class PasswordLoginForm(RequestForm):
         return cleaned
 
     def _limits(self, phone: str) -> list[Limit]:
-        limits = app_settings.PASSWORD_LOGIN_LIMITS
-        found = []
         try:
             e164 = normalize(phone)
         except InvalidPhoneNumber:
             e164 = None  # no account can match; the IP limit still counts it
-        if e164 and limits["PHONE_PER_HOUR"] is not None:
-            key = limit_key("password_phone", e164)
-            found.append(Limit(key, limits["PHONE_PER_HOUR"], "phone_hour"))
-        if limits["IP_PER_HOUR"] is not None:
-            client = client_key(self.request) if self.request is not None else "-"
-            key = limit_key("password_ip", client)
-            found.append(Limit(key, limits["IP_PER_HOUR"], "ip_hour"))
-        return found
+        account = limit_key("password_phone", e164) if e164 else None
+        return _password_limits(self.request, account)
 
     def _take_attempt(self, phone: str) -> list[str]:
         # Counted before the password is checked, in one atomic step for both
@@ -445,11 +437,7 @@ class PasswordLoginForm(RequestForm):
         return [lim.key for lim in limits]
 
     def _give_back(self, keys: list[str]) -> None:
-        try:
-            get_store().refund(keys, now_ms())
-        except ServiceUnavailable:
-            # The attempt stays counted; that only makes the limit stricter.
-            logger.warning("could not give back a password login attempt")
+        _give_back_attempt(keys)
 
     def get_user(self) -> Any:
         return self.user
@@ -579,7 +567,12 @@ class PhoneChangeForm(PhoneCodeForm):
         """Check ``current_password`` within ``PASSWORD_LOGIN_LIMITS``: an
         attempt is counted first (raising ``RateLimited`` past a limit) and
         given back when the password is right."""
-        limits = _password_limits(self.request, user, current_phone)
+        account = (
+            limit_key("password_phone", current_phone)
+            if current_phone
+            else limit_key("password_user", str(user.pk))
+        )
+        limits = _password_limits(self.request, account)
         try:
             get_store().hit_many(limits, HOUR_MS, now_ms())
         except ServiceUnavailable as exc:
@@ -588,10 +581,7 @@ class PhoneChangeForm(PhoneCodeForm):
         if not user.check_password(self.cleaned_data.get("current_password", "")):
             self.add_error("current_password", _error("invalid_password"))
             return False
-        try:
-            get_store().refund([lim.key for lim in limits], now_ms())
-        except ServiceUnavailable:
-            logger.warning("could not give back a phone change password attempt")
+        _give_back_attempt([lim.key for lim in limits])
         return True
 
     def _give_current_code_back(self) -> None:
@@ -687,23 +677,28 @@ def keep_session(request: Any, user: Any) -> None:
     update_session_auth_hash(request, user)
 
 
-def _password_limits(request: Any, user: Any, phone: str | None) -> list[Limit]:
-    """The ``PASSWORD_LOGIN_LIMITS`` counters a phone change's password
-    attempt counts against: those of a password login to ``phone`` (the
-    user's number; the user itself when there is none), and the client's."""
+def _password_limits(request: Any, account: str | None) -> list[Limit]:
+    """The ``PASSWORD_LOGIN_LIMITS`` counters a password attempt counts
+    against: the account's (``account``, a :func:`limit_key`; none when no
+    account can match) and the client's. Password login and the phone
+    change's password proof share them, so neither is a way around the other."""
     limits = app_settings.PASSWORD_LOGIN_LIMITS
     found = []
-    if limits["PHONE_PER_HOUR"] is not None:
-        key = (
-            limit_key("password_phone", phone)
-            if phone
-            else limit_key("password_user", str(user.pk))
-        )
-        found.append(Limit(key, limits["PHONE_PER_HOUR"], "phone_hour"))
+    if account and limits["PHONE_PER_HOUR"] is not None:
+        found.append(Limit(account, limits["PHONE_PER_HOUR"], "phone_hour"))
     if limits["IP_PER_HOUR"] is not None:
         client = client_key(request) if request is not None else "-"
         found.append(Limit(limit_key("password_ip", client), limits["IP_PER_HOUR"], "ip_hour"))
     return found
+
+
+def _give_back_attempt(keys: list[str]) -> None:
+    """Uncount a password attempt that turned out right."""
+    try:
+        get_store().refund(keys, now_ms())
+    except ServiceUnavailable:
+        # The attempt stays counted; that only makes the limit stricter.
+        logger.warning("could not give back a password attempt")
 
 
 DEFAULT_FORMS: dict[str, type[forms.Form]] = {

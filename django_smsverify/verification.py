@@ -18,6 +18,7 @@ from django_smsverify import delivery, signals
 from django_smsverify.client_ip import client_bucket
 from django_smsverify.conf import PURPOSES, app_settings
 from django_smsverify.exceptions import (
+    FORM_MESSAGES,
     CodeExpired,
     CodeMismatch,
     InvalidPurpose,
@@ -51,6 +52,20 @@ class SendResult:
     #: out (a timeout after the request was sent): the code stays valid and
     #: may still arrive, and the user should be told so.
     uncertain: bool = False
+
+    def answer(self) -> dict[str, Any]:
+        """The send-code answer of the JSON endpoint and the REST API:
+        ``phone``, ``resend_after``, ``expires_in``, ``delivery`` (``"sent"``
+        or ``"uncertain"``) and, when uncertain, the ``message`` to show."""
+        body: dict[str, Any] = {
+            "phone": self.phone,
+            "resend_after": self.resend_after,
+            "expires_in": self.expires_in,
+            "delivery": "uncertain" if self.uncertain else "sent",
+        }
+        if self.uncertain:
+            body["message"] = str(FORM_MESSAGES["delivery_uncertain"])
+        return body
 
 
 def generate_code(length: int | None = None) -> str:

@@ -82,16 +82,7 @@ def unavailable(exc: SmsVerifyError | None = None) -> JsonResponse:
 
 
 def sent(result: SendResult) -> JsonResponse:
-    body: dict[str, Any] = {
-        "ok": True,
-        "phone": result.phone,
-        "resend_after": result.resend_after,
-        "expires_in": result.expires_in,
-        "delivery": "uncertain" if result.uncertain else "sent",
-    }
-    if result.uncertain:
-        body["message"] = str(FORM_MESSAGES["delivery_uncertain"])
-    return JsonResponse(body)
+    return JsonResponse({"ok": True, **result.answer()})
 
 
 def request_data(request: HttpRequest) -> QueryDict | dict[str, Any]:

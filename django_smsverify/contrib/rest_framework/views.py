@@ -45,7 +45,6 @@ from django_smsverify.contrib.rest_framework.tokens import (  # noqa: E402
     requires_csrf,
 )
 from django_smsverify.exceptions import (  # noqa: E402
-    FORM_MESSAGES,
     InvalidPhoneNumber,
     RateLimited,
     ServiceUnavailable,
@@ -214,15 +213,7 @@ class SendCodeView(SmsVerifyAPIView):
 
     def post(self, request: Request) -> Response:
         result = self.validated_form(request).send()
-        body: dict[str, Any] = {
-            "phone": result.phone,
-            "resend_after": result.resend_after,
-            "expires_in": result.expires_in,
-            "delivery": "uncertain" if result.uncertain else "sent",
-        }
-        if result.uncertain:
-            body["message"] = str(FORM_MESSAGES["delivery_uncertain"])
-        return Response(body)
+        return Response(result.answer())
 
 
 class PhoneStatusView(SmsVerifyAPIView):
@@ -357,12 +348,4 @@ class PhoneChangeCodeView(SmsVerifyAPIView):
             result = send_current_phone_code(request)
         except InvalidPhoneNumber as exc:
             return Response({api_settings.NON_FIELD_ERRORS_KEY: [str(exc.message)]}, status=400)
-        body: dict[str, Any] = {
-            "phone": result.phone,
-            "resend_after": result.resend_after,
-            "expires_in": result.expires_in,
-            "delivery": "uncertain" if result.uncertain else "sent",
-        }
-        if result.uncertain:
-            body["message"] = str(FORM_MESSAGES["delivery_uncertain"])
-        return Response(body)
+        return Response(result.answer())
