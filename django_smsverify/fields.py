@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django_smsverify.captcha.fields import CaptchaField
 from django_smsverify.conf import app_settings
 from django_smsverify.exceptions import InvalidPhoneNumber
-from django_smsverify.phone import normalize
+from django_smsverify.phone import display, normalize
 
 __all__ = ["CaptchaField", "PhoneNumberField", "PhoneNumberInput", "SmsCodeField"]
 
@@ -24,6 +24,13 @@ class PhoneNumberInput(forms.TextInput):
     """
 
     input_type = "tel"
+
+    def format_value(self, value: Any) -> str | None:
+        # A number the server already knows (E.164, from a send or ?phone=)
+        # is shown the way people write it; what a user typed stays as typed.
+        if isinstance(value, str) and value.startswith("+"):
+            return display(value)
+        return super().format_value(value)
 
 
 class PhoneNumberField(forms.CharField):

@@ -102,3 +102,51 @@ def read_stored(raw: object, region: str | None = None) -> str | None:
         return _read(raw, region)[0]
     except InvalidPhoneNumber:
         return None
+
+
+def display(e164: object, region: str | None = None) -> str:
+    """``e164`` the way people of ``region`` (default ``DEFAULT_REGION``) write it.
+
+    A number of that region in its national format (``138 0013 8000``), any
+    other in the international one (``+44 7400 123456``). Anything that is not
+    a valid E.164 number comes back unchanged, so what a person typed is never
+    rewritten into something else.
+    """
+    number = _parse_e164(e164)
+    if number is None:
+        return "" if e164 is None else str(e164)
+    home = (region or app_settings.DEFAULT_REGION).upper()
+    if phonenumbers.region_code_for_number(number) == home:
+        return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+
+
+def masked(e164: object, region: str | None = None) -> str:
+    """``e164`` with the middle digits hidden, for status messages (``138****8000``).
+
+    A page that says where a code went should not show a whole number to
+    whoever looks over the user's shoulder or at a screenshot; the first three
+    and last four digits are what people recognise their number by. Numbers of
+    another region keep their ``+country`` prefix (``+44 740****3456``).
+    """
+    number = _parse_e164(e164)
+    if number is None:
+        return "" if e164 is None else str(e164)
+    digits = phonenumbers.national_significant_number(number)
+    keep_head = 3 if len(digits) >= 10 else max(len(digits) - 6, 1)
+    hidden = max(len(digits) - keep_head - 4, 1)
+    text = digits[:keep_head] + "*" * hidden + digits[keep_head + hidden :]
+    home = (region or app_settings.DEFAULT_REGION).upper()
+    if phonenumbers.region_code_for_number(number) == home:
+        return text
+    return f"+{number.country_code} {text}"
+
+
+def _parse_e164(value: object) -> phonenumbers.PhoneNumber | None:
+    if not isinstance(value, str) or not value.startswith("+"):
+        return None
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from django_smsverify.exceptions import InvalidPhoneNumber, UnsupportedRegion
-from django_smsverify.phone import national_number, normalize, region_of
+from django_smsverify.phone import display, masked, national_number, normalize, region_of
 
 
 @pytest.mark.parametrize(
@@ -92,3 +92,43 @@ def test_helpers():
     assert region_of("+8613800138000") == "CN"
     assert region_of("+") is None
     assert national_number("+8613800138000") == "13800138000"
+
+
+@pytest.mark.parametrize(
+    ("e164", "national", "hidden"),
+    [
+        ("+8613800138000", "138 0013 8000", "138****8000"),
+        ("+447400123456", "+44 7400 123456", "+44 740***3456"),
+        ("+85291234567", "+852 9123 4567", "+852 91**4567"),
+    ],
+)
+def test_numbers_are_shown_as_people_write_them(e164, national, hidden):
+    assert display(e164) == national
+    assert masked(e164) == hidden
+
+
+def test_display_follows_the_default_region(settings):
+    settings.SMSVERIFY = {"DEFAULT_REGION": "GB", "ALLOWED_REGIONS": None}
+    assert display("+447400123456") == "07400 123456"
+    assert display("+8613800138000") == "+86 138 0013 8000"
+
+
+@pytest.mark.parametrize("text", ["12345", "138 0013 8000", "", "+86123"])
+def test_display_leaves_what_is_not_e164_alone(text):
+    assert display(text) == text
+    assert masked(text) == text
+
+
+def test_template_filters_and_the_phone_input(rf):
+    from django.template import Context, Template
+
+    from django_smsverify.fields import PhoneNumberField
+
+    html = Template("{% load smsverify %}{{ n|phone_national }}|{{ n|phone_masked }}").render(
+        Context({"n": "+8613800138000"})
+    )
+    assert html == "138 0013 8000|138****8000"
+    field = PhoneNumberField()
+    assert 'value="138 0013 8000"' in field.widget.render("phone", "+8613800138000")
+    # What a person typed is shown as typed, even if it is a valid number.
+    assert 'value="13800138000"' in field.widget.render("phone", "13800138000")

@@ -99,7 +99,11 @@ def test_send_code_without_javascript_shows_the_page_again(client):
     response = send_on_page(client, "register", "138 0013 8000")
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Code sent to +8613800138000" in html
+    # Masked where it says where the code went, in national format where it
+    # can be edited: people recognise 138 0013 8000, not +8613800138000.
+    assert "Code sent to 138****8000." in html
+    assert "+8613800138000" not in html
+    assert 'value="138 0013 8000"' in html
     assert 'data-resend-after="60"' in html
     assert len(django_smsverify.outbox) == 1
     again = send_on_page(client, "register")
@@ -298,3 +302,15 @@ def test_key_messages_are_translated(client):
         page = client.get(PAGES["login"], HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "手机号码或密码错误。" in bad.content.decode()
     assert ">验证码" in page
+
+
+def test_phone_change_page_shows_the_number_as_people_write_it(client, django_user_model):
+    user = django_user_model.objects.create_user(username="u", password=PASSWORD)
+    PhoneNumber.objects.create(user=user, number=PHONE)
+    client.force_login(user)
+    html = client.get(PAGES["phone_change"]).content.decode()
+    assert "Your number is 138 0013 8000." in html
+    with translation.override("zh-hans"):
+        html = client.get(PAGES["phone_change"], HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "138 0013 8000" in html
+    assert "+8613800138000" not in html
