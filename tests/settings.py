@@ -3,6 +3,8 @@
 import os
 import tempfile
 
+from tests import own_redis
+
 SECRET_KEY = "tests-only-not-a-secret"
 DEBUG = False
 USE_TZ = True
@@ -78,6 +80,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 SMS_BACKEND = "django_smsverify.backends.locmem.SmsBackend"
 
+# A redis-server of the run's own, unless REDIS_URL names one (tests/own_redis.py).
+own_redis.ensure()
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 
 # Fast hashing: the suite creates many users.
