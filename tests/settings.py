@@ -3,7 +3,7 @@
 import os
 import tempfile
 
-from tests import own_redis
+from tests import own_postgres, own_redis
 
 SECRET_KEY = "tests-only-not-a-secret"
 DEBUG = False
@@ -88,6 +88,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if os.environ.get("SMSVERIFY_TEST_DB") == "postgres":
+    # A PostgreSQL of the run's own, unless PGHOST names one (tests/own_postgres.py).
+    own_postgres.ensure()
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
