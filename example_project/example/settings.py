@@ -52,6 +52,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+# The example's own strings; the app brings its catalog with it.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "Asia/Shanghai"
@@ -63,7 +65,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",  # admin log-in by username
 ]
 LOGIN_URL = "smsverify:login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "account"
 
 # Codes print in the terminal that runs the server.
 SMS_BACKEND = "django_smsverify.backends.console.SmsBackend"
