@@ -187,6 +187,9 @@ class PhoneCodeForm(RequestForm):
 
     #: The code that passed, once :meth:`check_code` succeeded.
     verified_code: verification.VerifiedCode | None = None
+    #: Seconds until a new code may be sent, once :meth:`check_code` found
+    #: the number locked out (too many wrong codes); pages count down from it.
+    locked_for: int | None = None
 
     def check_code(self, phone: str) -> str | None:
         form: forms.Form = self
@@ -199,6 +202,7 @@ class PhoneCodeForm(RequestForm):
             )
         except CodeError as exc:
             form.add_error(self.code_field, ValidationError(exc.message, code=exc.code))
+            self.locked_for = getattr(exc, "retry_after", None)
         except ServiceUnavailable as exc:
             form.add_error(None, ValidationError(exc.message, code=exc.code))
         else:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -265,6 +266,20 @@ def readable_post(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     return wrapper
 
 
+def forget_refused_codes(form: Any) -> None:
+    """Show a form again without the codes it refused: a wrong code is of no
+    use, and the box is where the next one goes. Other values stay."""
+    refused = [
+        name
+        for name, field in form.fields.items()
+        if form.has_error(name) and field.widget.attrs.get("autocomplete") == "one-time-code"
+    ]
+    if refused:
+        form.data = form.data.copy()
+        for name in refused:
+            form.data[name] = ""
+
+
 def safe_next(request: HttpRequest, default: str | None = None) -> str:
     """The ``next`` parameter if it points to this site, else ``default`` or
     ``LOGIN_REDIRECT_URL``."""
@@ -305,6 +320,7 @@ class FlowView(View):
             purpose=self.purpose,
             next=self.request.POST.get("next") or self.request.GET.get("next", ""),
             prevent_enumeration=app_settings.PREVENT_ENUMERATION,
+            phone_region=app_settings.DEFAULT_REGION,
         )
         return render(self.request, self.template_name, context, status=status)
 
@@ -314,6 +330,8 @@ class FlowView(View):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.POST.get("action") == "send_code":
             return self.post_send_code()
+        if request.POST.get("action") == "new_captcha":
+            return self.post_new_captcha()
         form = self.main_form(request.POST)
         try:
             valid = form.is_valid()
@@ -327,7 +345,33 @@ class FlowView(View):
             if response is not None:
                 return response
         status = 503 if form.is_unavailable() else 400
-        return self.render_page(status=status, form=form, send_form=self.send_form_after(form))
+        forget_refused_codes(form)
+        return self.render_page(
+            status=status,
+            form=form,
+            send_form=self.send_form_after(form),
+            # Locked out: the send button waits as long as the server will.
+            resend_after=getattr(form, "locked_for", None),
+        )
+
+    def post_new_captcha(self) -> HttpResponse:
+        """The page again after "Show another image" without JavaScript: a new
+        challenge and what was typed (passwords aside: a page never echoes
+        them). Nothing is checked or sent."""
+        main = self.main_form()
+        main.initial.update(
+            {
+                name: self.request.POST.get(name, "")
+                for name, field in main.fields.items()
+                if not isinstance(field.widget, forms.PasswordInput)
+            }
+        )
+        send_form = get_form_class("send_code")(
+            request=self.request,
+            purpose=self.purpose,
+            initial={"phone": self.request.POST.get("phone", "")},
+        )
+        return self.render_page(form=main, send_form=send_form)
 
     def send_form_after(self, form: Any) -> Any:
         # Keep the number the user typed in the send-code part of the page.
@@ -440,6 +484,8 @@ class PhoneChangeView(FlowView):
 
     def render_page(self, status: int = 200, **context: Any) -> HttpResponse:
         context["current_phone"] = get_adapter().get_phone(self.request.user)
+        # Where "Continue" (after the change) and "Back to the site" lead.
+        context["continue_url"] = safe_next(self.request)
         return super().render_page(status=status, **context)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

@@ -36,8 +36,12 @@ def test_widget_renders_image_key_answer_box_and_refresh(store_cache):
     assert 'width="150" height="50"' in html
     assert 'alt="Characters to type"' in html
     assert f'data-refresh-url="{reverse("smsverify:captcha")}"' in html
-    # Without JavaScript the refresh control is a link to the page itself.
-    assert re.search(r'<a [^>]*href=""[^>]*data-smsverify-captcha-refresh', html)
+    # Without JavaScript the refresh control posts the form (keeping what was typed).
+    assert re.search(
+        r'<button type="submit" name="action" value="new_captcha" formnovalidate'
+        r"[^>]*data-smsverify-captcha-refresh",
+        html,
+    )
     assert "Show another image" in html
     assert re.search(r'<input type="text" name="captcha_1"[^>]*autocomplete="off"', html)
     assert 'id="id_captcha_1"' in html

@@ -18,12 +18,14 @@ if TYPE_CHECKING:
 
 class CaptchaWidget(forms.MultiWidget):
     """Renders a fresh challenge each time: its image, its key in a hidden
-    input, an answer box, and a "show another image" link.
+    input, an answer box, and a "show another image" button.
 
     With JavaScript (``django_smsverify/captcha.js``, in this widget's
-    ``media``) the link fetches a new challenge from ``smsverify:captcha`` and
-    swaps the image and key in place; without it the link reloads the page,
-    which renders a new challenge too.
+    ``media``) the button fetches a new challenge from ``smsverify:captcha``
+    and swaps the image and key in place. Without it the button submits the
+    form with ``action=new_captcha`` (and ``formnovalidate``): the app's pages
+    answer with what was typed and a new challenge; a site's own form is
+    shown again by its view, which renders a new challenge too.
 
     A challenge is good for one answer, so the key a form was posted with is
     never rendered again (a form shown again after an error gets a new one),

@@ -144,7 +144,8 @@ def test_invalid_number_is_caught_before_any_request(page):
 
 def test_server_field_errors_show_in_place(page):
     page.goto("/accounts/phone/register/")
-    request_code(page, phone="010 1234 5678")  # looks like a number, is a fixed line
+    # Passes the browser's check (11 digits, 1 then 3-9), but no such mobile range exists.
+    request_code(page, phone="148 0013 8000")
     expect(page.get_by_text("Enter a valid mobile phone number.")).to_be_visible()
 
 

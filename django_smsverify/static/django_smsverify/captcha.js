@@ -1,8 +1,11 @@
 /* django-smsverify captcha widget: "Show another image" without reloading.
  *
- * Without this script the refresh link is a plain link to the current page,
- * which renders a new challenge too. With it, a click fetches a new challenge
- * from the widget's data-refresh-url and swaps the image and the hidden key.
+ * Without this script the refresh control is a submit button
+ * (action=new_captcha) that posts the form, and the page comes back with
+ * what was typed and a new challenge (an older widget's plain link reloads
+ * the page). With it, a click fetches a new challenge from the widget's
+ * data-refresh-url and swaps the image and the hidden key; the answer box is
+ * emptied, so the key and the answer posted next always belong together.
  * Clicks are caught on the document, so widgets added later work as well.
  * Other scripts may call window.smsverifyCaptcha.refresh(container), e.g.
  * after the server said the answer was wrong (a challenge is good once).
@@ -55,6 +58,20 @@
     if (!container) {
       return;
     }
+    if (event.detail === 0 && document.activeElement !== link && link.form) {
+      // Enter in another box of the form "clicks" its first submit button,
+      // which may be this one: submit the form as its next button would.
+      var buttons = link.form.querySelectorAll("button, input[type=submit]");
+      for (var i = 0; i < buttons.length; i++) {
+        var other = buttons[i];
+        if (other.type === "submit" && !other.disabled && !other.closest("[data-smsverify-captcha]")) {
+          event.preventDefault();
+          other.click();
+          return;
+        }
+      }
+      return;
+    }
     event.preventDefault();
     refresh(container)
       .then(function () {
@@ -64,7 +81,14 @@
         }
       })
       .catch(function () {
-        // Do what the link does without JavaScript.
+        // Do what the control does without JavaScript.
+        if (link.form && link.type === "submit") {
+          link.form.setAttribute("data-smsverify-plain", "");
+          if (link.form.requestSubmit) {
+            link.form.requestSubmit(link);
+            return;
+          }
+        }
         window.location.reload();
       });
   });
