@@ -1,6 +1,7 @@
 """Playwright driving Debian's Chromium (/usr/bin/chromium), never a downloaded browser.
 
-A failing test leaves a screenshot in test-artifacts/.
+A failing test leaves a screenshot in test-artifacts/. The axe-core counts
+of the run (tests/browser/axe.py) are listed at the end.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("SMSVERIFY_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.browser.axe import AXE_RESULTS
+
+    if AXE_RESULTS:
+        terminalreporter.section("axe-core: failing elements per impact")
+        for line in AXE_RESULTS:
+            terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
