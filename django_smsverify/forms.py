@@ -417,6 +417,14 @@ class PasswordLoginForm(RequestForm):
                 taken = self._take_attempt(phone)
             except ServiceUnavailable as exc:
                 raise ValidationError(exc.message, code=exc.code) from exc
+            try:
+                normalize(phone)
+            except InvalidPhoneNumber as exc:
+                # Counted against the client all the same (above); a number
+                # that cannot exist says so at its field, which tells nothing
+                # about any account.
+                self.add_error("phone", ValidationError(exc.message, code=exc.code))
+                return cleaned
             user = authenticate(self.request, phone=phone, password=password)
             if user is None:
                 raise _error("invalid_login")

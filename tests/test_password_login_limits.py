@@ -176,3 +176,19 @@ def test_store_refund_keeps_the_window(store_cache):
         store.hit_many([counter], window, 4_000)
     # The window still ends 60 s after the first use, not after the refund.
     assert refused.value.retry_after == 56
+
+
+def test_a_number_that_cannot_exist_is_named_at_its_field_and_still_counted(limits):
+    limits(ip=2)
+    client = Client()
+    page = login(client, phone="12345")
+    assert page.status_code == 400
+    form = page.context["form"]
+    assert form.errors["phone"] == ["Enter a valid mobile phone number."]
+    assert not form.non_field_errors()  # not "the number or the password is incorrect"
+    api = APIClient(REMOTE_ADDR="198.51.100.7")
+    answer = api.post(API, {"phone": "12345", "password": "wrong"}, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["phone"] == ["Enter a valid mobile phone number."]
+    # Both malformed tries counted against the client address.
+    assert login(client, password=PASSWORD).status_code == 429

@@ -33,6 +33,10 @@ class CaptchaWidget(forms.MultiWidget):
     """
 
     template_name = "django_smsverify/widgets/captcha.html"
+    # Django draws a MultiWidget as a fieldset whose legend labels no input;
+    # without it the field's <label> points at the answer box (id_for_label),
+    # so screen readers announce the box and its errors.
+    use_fieldset = False
 
     #: The :class:`~django_smsverify.captcha.ImageCaptcha` that draws the
     #: challenge, and the request it is counted for (set by the field).
