@@ -117,6 +117,8 @@ def test_phone_change_ends_on_the_new_number_with_links_onward(client, django_us
     client.force_login(user)
     page = client.get(CHANGE).content.decode()
     assert re.search(r'<a href="/welcome/">Back to the site</a>', page)
+    # The logout link leads to the page whose button logs out (GET changes nothing).
+    assert '<a href="/accounts/phone/logout/">Log out</a>' in page
     assert "data-smsverify-reset-countdown" not in page
 
     send(client, CHANGE, NEW)
