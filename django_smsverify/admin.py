@@ -45,8 +45,17 @@ def _uses_table() -> bool:
 
 @admin.register(SmsDelivery)
 class SmsDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "phone", "purpose", "status", "backend", "attempts", "error_code")
-    list_filter = ("status", "purpose", "backend")
+    list_display = (
+        "created_at",
+        "phone",
+        "purpose",
+        "status",
+        "provider",
+        "providers_tried",
+        "attempts",
+        "error_code",
+    )
+    list_filter = ("status", "purpose", "provider", "backend")
     search_fields = ("phone", "provider_message_id")
     date_hierarchy = "created_at"
 

@@ -1,4 +1,5 @@
-"""System checks. Ids: ``smsverify.E0xx``/``W0xx`` core, ``E1xx`` providers,
+"""System checks. Ids: ``smsverify.E0xx``/``W0xx`` core, ``E1xx`` providers, ``E6xx``/``W601``
+routing (``tests/test_routing.py``),
 ``E2xx`` captcha, ``E3xx`` web, ``E4xx``/``W4xx`` Celery delivery, ``E5xx`` REST
 API. ``W010`` (a development SMS backend with ``DEBUG`` off) and ``W013``
 (requests without a client address were refused) and ``W014`` (the
@@ -627,5 +628,6 @@ def _int_or_none(key: str) -> int | None:
 
 # Imported last: these modules register their checks and use the helpers above.
 from django_smsverify.backends import checks as backend_checks  # noqa: E402, F401 - E1xx
+from django_smsverify.backends import routing_checks  # noqa: E402, F401 - E6xx/W601
 from django_smsverify.captcha import checks as captcha_checks  # noqa: E402, F401 - E2xx/W2xx
 from django_smsverify.contrib.rest_framework import checks as drf_checks  # noqa: E402, F401 - E5xx

@@ -70,9 +70,29 @@ DEFAULTS: dict[str, Any] = {
     "PHONE_STATUS_LIMIT": 20,
     "PASSWORD_LOGIN_LIMITS": {"PHONE_PER_HOUR": 10, "IP_PER_HOUR": 50},
     "PHONE_CHANGE_PROOF": "password",
+    # Named provider backends and how the routing backend uses them; see
+    # AppSettings.PROVIDERS and AppSettings.ROUTING.
+    "PROVIDERS": {},
+    "ROUTING": {},
     "RONGLIAN": {},
     "TENCENT": {},
+    "TWILIO": {},
+    "ALIYUN": {},
 }
+
+#: Defaults of the ``ROUTING`` sub-dict (its ``CIRCUIT_BREAKER`` is merged key by key).
+ROUTING_DEFAULTS: dict[str, Any] = {
+    "ROUTES": {},
+    "CIRCUIT_BREAKER": {"FAILURES": 5, "WINDOW": 60, "COOL_OFF": 60},
+    "RATE_WAIT": 1.0,
+}
+
+#: Keys of one ``PROVIDERS`` entry.
+PROVIDER_KEYS = ("BACKEND", "RATE_PER_SECOND")
+
+#: Keys of the ``ROUTING`` sub-dict and of its ``CIRCUIT_BREAKER``.
+ROUTING_KEYS = ("ROUTES", "CIRCUIT_BREAKER", "RATE_WAIT")
+CIRCUIT_BREAKER_KEYS = ("FAILURES", "WINDOW", "COOL_OFF")
 
 #: Values of ``USER_PHONE_FORMAT``.
 USER_PHONE_FORMATS = ("e164", "national")
@@ -512,6 +532,79 @@ class AppSettings:
     def TENCENT(self) -> dict[str, Any]:
         """Settings of the Tencent Cloud SMS backend. Default ``{}``."""
         return dict(self._get("TENCENT") or {})
+
+    @property
+    def ALIYUN(self) -> dict[str, Any]:
+        """Settings of the Aliyun SMS (阿里云短信服务) backend (``ACCESS_KEY_ID``,
+        ``ACCESS_KEY_SECRET``, ``SIGN_NAME``, ``TEMPLATE_ID``, ``TEMPLATE_PARAMS``,
+        ``NOTICE_TEMPLATE_ID``, ``ENDPOINT``, ``REGION_ID``, ``TIMEOUT``).
+        Default ``{}``. See ``docs/backends/aliyun.rst``."""
+        return dict(self._get("ALIYUN") or {})
+
+    @property
+    def TWILIO(self) -> dict[str, Any]:
+        """Settings of the Twilio backend (``ACCOUNT_SID``, ``AUTH_TOKEN``,
+        ``FROM`` or ``MESSAGING_SERVICE_SID``, ``TIMEOUT``; ``BASE_URL`` for
+        tests). Default ``{}``. See ``docs/backends/twilio.rst``."""
+        return dict(self._get("TWILIO") or {})
+
+    @property
+    def PROVIDERS(self) -> dict[str, dict[str, Any]]:
+        """Named SMS providers for the routing backend
+        (``django_smsverify.backends.routing.SmsBackend``). Default ``{}``.
+
+        Maps a name of the site's choosing (used in ``ROUTING["ROUTES"]``, in
+        delivery records and in the circuit breaker's state) to a dict:
+
+        - ``BACKEND`` (required): the dotted path of the backend class, e.g.
+          ``"django_smsverify.backends.tencent.SmsBackend"``. It reads its own
+          settings block (``SMSVERIFY["TENCENT"]``...) as usual.
+        - ``RATE_PER_SECOND`` (``None``): at most this many messages per second
+          to this provider, counted across every process in the cache
+          ``CACHE`` names. A send over the rate waits for a free slot (up to
+          ``ROUTING["RATE_WAIT"]`` seconds), then fails over to the next
+          provider. ``None``: no limit.
+
+        Problems are system-check errors (``smsverify.E602``, ``E603``, ``E605``).
+        """
+        value = self._get("PROVIDERS")
+        if not isinstance(value, dict):
+            return {}
+        return {str(k): dict(v) for k, v in value.items() if isinstance(v, dict)}
+
+    @property
+    def ROUTING(self) -> dict[str, Any]:
+        """Options of the routing backend. A dict; keys left out keep their default:
+
+        - ``ROUTES`` (``{}``): maps a region to the ordered list of ``PROVIDERS``
+          names to try for numbers from it. A key is an ISO region code
+          (``"CN"``), a country calling code (``"+1"``) or ``"default"`` (every
+          other number). The first provider that accepts the message sends it;
+          the next one is tried only after a transient or unknown-outcome
+          failure. A one-name list is plain routing.
+        - ``CIRCUIT_BREAKER`` (``{"FAILURES": 5, "WINDOW": 60, "COOL_OFF": 60}``):
+          after ``FAILURES`` transient failures of one provider within
+          ``WINDOW`` seconds, it is skipped for ``COOL_OFF`` seconds, then one
+          trial send decides whether it is back. ``None`` turns it off.
+        - ``RATE_WAIT`` (``1.0``): the longest a send waits for a slot under a
+          provider's ``RATE_PER_SECOND``, in seconds.
+
+        Problems are system-check errors (``smsverify.E601``, ``E604``, ``E606``).
+        """
+        value = self._get("ROUTING")
+        breaker_defaults = dict(ROUTING_DEFAULTS["CIRCUIT_BREAKER"])
+        merged: dict[str, Any] = {**ROUTING_DEFAULTS, "CIRCUIT_BREAKER": breaker_defaults}
+        if not isinstance(value, dict):
+            return merged
+        for key in ("ROUTES", "RATE_WAIT"):
+            if key in value:
+                merged[key] = value[key]
+        breaker = value.get("CIRCUIT_BREAKER", breaker_defaults)
+        if isinstance(breaker, dict):
+            merged["CIRCUIT_BREAKER"] = {**breaker_defaults, **breaker}
+        else:
+            merged["CIRCUIT_BREAKER"] = breaker
+        return merged
 
 
 #: The app's settings. Read attributes at call time, never at import time.

@@ -31,6 +31,10 @@ class SmsStatus:
     provider_code: str | None = None
     recipients: dict[str, str] = field(default_factory=dict)
     error: SmsSendError | None = None
+    #: ``(provider name, outcome)`` for each provider the routing backend
+    #: considered, in order (see :mod:`django_smsverify.backends.routing`);
+    #: empty for the other backends.
+    attempts: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def sent(self) -> bool:

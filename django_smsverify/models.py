@@ -73,6 +73,11 @@ class SmsDelivery(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
     provider_message_id = models.CharField(_("provider message id"), max_length=200, blank=True)
+    #: The provider that sent the message (its backend's ``provider_name``).
+    provider = models.CharField(_("provider"), max_length=50, blank=True)
+    #: With the routing backend, every provider considered and how it went
+    #: (``"a: uncertain, b: sent"``); Celery retries add theirs after a ``;``.
+    providers_tried = models.TextField(_("providers tried"), blank=True)
     error_code = models.CharField(_("error code"), max_length=100, blank=True)
     error_message = models.TextField(_("error message"), blank=True)
     transient = models.BooleanField(_("transient error"), default=False)

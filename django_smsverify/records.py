@@ -60,6 +60,7 @@ class DatabaseRecorder:
             fields.update(
                 status=SmsDelivery.Status.SENT,
                 provider_message_id=(status.message_id or "")[:200],
+                provider=(status.provider or "")[:50],
                 sent_at=timezone.now(),
                 error_code="",
                 error_message="",
@@ -67,6 +68,7 @@ class DatabaseRecorder:
             )
         else:
             fields.update(status=SmsDelivery.Status.FAILED, **_error_fields(error))
+        fields.update(_tried_update(status, error))
         try:
             SmsDelivery.objects.filter(pk=record_id).update(**fields)
         except Exception:
@@ -88,10 +90,14 @@ class DatabaseRecorder:
             fields.update(
                 status=SmsDelivery.Status.SENT,
                 provider_message_id=(status.message_id or "")[:200],
+                provider=(status.provider or "")[:50],
                 sent_at=now,
             )
         else:
             fields.update(status=SmsDelivery.Status.FAILED, **_error_fields(error))
+        tried = _tried(status, error)
+        if tried:
+            fields["providers_tried"] = tried
         try:
             _insert(SmsDelivery(**fields))
         except Exception:
@@ -100,7 +106,9 @@ class DatabaseRecorder:
     def retrying(self, record_id: Any, error: SmsSendError) -> None:
         """A try failed with a transient error and another is scheduled: keep
         the status ``queued`` and show the error."""
-        self._update(record_id, {"status": "queued"}, _error_fields(error))
+        self._update(
+            record_id, {"status": "queued"}, {**_error_fields(error), **_tried_update(None, error)}
+        )
 
     def failed_if_queued(self, record_id: Any, error: SmsSendError) -> None:
         """Mark a record that is still ``queued`` as failed with ``error``.
@@ -174,6 +182,33 @@ def _insert(record: Any) -> Any:
 
 #: The PostgreSQL INSERT of :func:`_insert` and the fields it writes, by table.
 _POSTGRES_INSERT: dict[str, tuple[str, list[Any]]] = {}
+
+
+def _tried(status: SmsStatus | None, error: SmsSendError | None) -> str:
+    """The routing backend's providers tried, as the record shows them ("" for other backends)."""
+    from django_smsverify.backends.routing import describe_attempts
+
+    attempts = (status.attempts if status is not None else None) or getattr(error, "attempts", None)
+    return describe_attempts(attempts) if attempts else ""
+
+
+def _tried_update(status: SmsStatus | None, error: SmsSendError | None) -> dict[str, Any]:
+    """The UPDATE that appends this try's providers to ``providers_tried``
+    (a Celery delivery may take several tries), in the UPDATE itself."""
+    from django.db.models import Case, F, TextField, Value, When
+    from django.db.models.functions import Concat
+
+    tried = _tried(status, error)
+    if not tried:
+        return {}
+    text = TextField()
+    return {
+        "providers_tried": Case(
+            When(providers_tried="", then=Value(tried, output_field=text)),
+            default=Concat(F("providers_tried"), Value("; " + tried), output_field=text),
+            output_field=text,
+        )
+    }
 
 
 def _error_fields(error: SmsSendError | None) -> dict[str, Any]:

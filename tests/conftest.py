@@ -122,6 +122,7 @@ HEAVY = (
     "tests/test_send_outcomes.py",
     "tests/test_api_fuzz.py",
     "tests/test_api_schemathesis.py",
+    "tests/test_routing.py",
 )
 
 

@@ -50,6 +50,8 @@ def test_sent_record_outside_a_transaction(client, settings):
         "backend": "django_smsverify.backends.locmem.SmsBackend",
         "status": "sent",
         "provider_message_id": django_smsverify.outbox[0].status.message_id,
+        "provider": "locmem",
+        "providers_tried": "",
         "error_code": "",
         "error_message": "",
         "transient": False,

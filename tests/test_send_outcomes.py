@@ -1,5 +1,5 @@
 """What a send-code request answers when the SMS provider fails, through the
-real Ronglian and Tencent Cloud backends against their fakes on 127.0.0.1.
+real Ronglian, Tencent Cloud and Aliyun backends against their fakes on 127.0.0.1.
 
 Issue points covered:
 
@@ -22,7 +22,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from django_smsverify.phone_storage import default_phone_storage
-from tests import fake_providers
+from tests import fake_aliyun, fake_providers
+from tests.fake_aliyun import ALIYUN_ACCESS_KEY_ID, ALIYUN_ACCESS_KEY_SECRET, query_of
 from tests.fake_providers import (
     RONGLIAN_ACCOUNT_SID,
     RONGLIAN_APP_ID,
@@ -34,6 +35,7 @@ from tests.fake_providers import (
 
 ronglian_server = fake_providers.ronglian_server
 tencent_server = fake_providers.tencent_server
+aliyun_server = fake_aliyun.aliyun_server
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("store_cache")]
 
@@ -58,6 +60,18 @@ class Provider:
                 "AUTH_TOKEN": RONGLIAN_AUTH_TOKEN,
                 "APP_ID": RONGLIAN_APP_ID,
                 "BASE_URL": self.server.url,
+            }
+        elif self.name == "aliyun":
+            # Aliyun's TemplateCodes look like SMS_1001; sent() strips the prefix.
+            return {
+                "ACCESS_KEY_ID": ALIYUN_ACCESS_KEY_ID,
+                "ACCESS_KEY_SECRET": ALIYUN_ACCESS_KEY_SECRET,
+                "SIGN_NAME": "测试签名",
+                "ENDPOINT": self.server.url,
+                "TEMPLATE_ID": f"SMS_{CODE_TEMPLATE}",
+                "NOTICE_TEMPLATE_ID": {kind: f"SMS_{t}" for kind, t in NOTICES.items()},
+                "TIMEOUT": 1,
+                **extra,
             }
         else:
             block = {
@@ -84,6 +98,17 @@ class Provider:
         """``(number, template id, values)`` of each request the fake received."""
         out = []
         for received in self.server.requests:
+            if self.name == "aliyun":
+                query = query_of(received)
+                param = json.loads(query.get("TemplateParam") or "{}")
+                out.append(
+                    (
+                        "+86" + query["PhoneNumbers"],
+                        query["TemplateCode"].removeprefix("SMS_"),
+                        list(param.values()),
+                    )
+                )
+                continue
             body = received.json
             if self.name == "ronglian":
                 out.append(("+86" + body["to"], body["templateId"], body["datas"]))
@@ -96,6 +121,8 @@ class Provider:
     def rate_limit(self):
         if self.name == "ronglian":
             self.server.reply("error", code="160038")
+        elif self.name == "aliyun":
+            self.server.reply("error", code="isv.BUSINESS_LIMIT_CONTROL")
         else:
             self.server.reply("error", code="LimitExceeded.PhoneNumberThirtySecondLimit")
 
@@ -103,11 +130,13 @@ class Provider:
         """A definite refusal that is not about frequency."""
         if self.name == "ronglian":
             self.server.reply("error", code="160050")
+        elif self.name == "aliyun":
+            self.server.reply("error", code="isp.SYSTEM_ERROR")
         else:
             self.server.reply("error", code="InternalError.Timeout")
 
 
-@pytest.fixture(params=["ronglian", "tencent"])
+@pytest.fixture(params=["ronglian", "tencent", "aliyun"])
 def provider(request, settings):
     server = request.getfixturevalue(f"{request.param}_server")
     prov = Provider(request.param, server)
@@ -242,6 +271,8 @@ def test_unreachable_provider_withdraws_the_code_and_the_cooldown(client, provid
     try:
         if provider.name == "ronglian":
             block["BASE_URL"] = revived.url
+        elif provider.name == "aliyun":
+            block["ENDPOINT"] = revived.url
         else:
             block["ENDPOINT"] = revived.host
         settings.SMSVERIFY = {**settings.SMSVERIFY, provider.name.upper(): block}

@@ -1,12 +1,15 @@
 """System checks of the provider settings blocks, run only for the configured provider.
 
 Ids: ``smsverify.E101``-``E107`` and ``W107`` for ``SMSVERIFY["RONGLIAN"]``,
-``smsverify.E111``-``E118`` and ``W118`` for ``SMSVERIFY["TENCENT"]``. Registered by
+``smsverify.E111``-``E118`` and ``W118`` for ``SMSVERIFY["TENCENT"]``,
+``smsverify.E120``-``E126`` and ``W126`` for ``SMSVERIFY["ALIYUN"]``,
+``smsverify.E130``-``E136`` for ``SMSVERIFY["TWILIO"]``. Registered by
 ``django_smsverify.checks``. Each message names the exact setting.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +28,12 @@ from django_smsverify.checks import unknown_key_errors
 from django_smsverify.conf import app_settings
 
 RONGLIAN_CREDENTIALS = {"ACCOUNT_SID": "E101", "AUTH_TOKEN": "E102", "APP_ID": "E103"}
+TWILIO_CREDENTIALS = {"ACCOUNT_SID": "E130", "AUTH_TOKEN": "E131"}
+#: A Twilio ``From``: an E.164 number, or an alphanumeric sender id (1 to 11
+#: letters, digits and spaces, at least one letter) where the country allows one.
+TWILIO_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+TWILIO_ALPHANUMERIC = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
+ALIYUN_CREDENTIALS = {"ACCESS_KEY_ID": "E120", "ACCESS_KEY_SECRET": "E121", "SIGN_NAME": "E122"}
 TENCENT_CREDENTIALS = {
     "SECRET_ID": "E111",
     "SECRET_KEY": "E112",
@@ -36,6 +45,9 @@ _CONSOLE_HINTS = {
     "RONGLIAN": "Find it in the Ronglian (容联云) console, under the account overview.",
     "TENCENT": "Find it in the Tencent Cloud console (CAM API keys, SMS application, "
     "approved signatures).",
+    "ALIYUN": "Find it in the Aliyun console (RAM AccessKey; SMS service, 国内消息, "
+    "签名管理 for the approved signature).",
+    "TWILIO": "Find it in the Twilio console, under Account Info on the account dashboard.",
 }
 
 
@@ -107,13 +119,154 @@ def check_tencent_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     return errors
 
 
+@register(Tags.compatibility)
+def check_aliyun_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    backend = _configured_backend("aliyun")
+    if backend is None:
+        return []
+    # Imported here: the module needs the [aliyun] extra, and the backend
+    # class above imported, so it is installed.
+    from django_smsverify.backends.aliyun import parse_endpoint, template_params_problems
+    from django_smsverify.exceptions import SmsConfigurationError
+
+    block = "ALIYUN"
+    raw, errors = _block(block, "E124")
+    if raw is None:
+        return errors
+    for key, check_id in ALIYUN_CREDENTIALS.items():
+        errors += _credential(raw, block, key, check_id)
+    errors += _template(raw, block, "E123")
+    errors += _unknown_keys(raw, block, backend, "E124")
+    endpoint = raw.get("ENDPOINT")
+    if endpoint is not None:
+        try:
+            if not str(endpoint).strip():
+                raise SmsConfigurationError("empty")
+            parse_endpoint(endpoint)
+        except SmsConfigurationError:
+            errors.append(
+                _error(
+                    block,
+                    "ENDPOINT",
+                    f"must be a host name or an http(s) URL without a path; got {endpoint!r}",
+                    "E125",
+                    hint="The default is 'dysmsapi.aliyuncs.com'.",
+                )
+            )
+    region = raw.get("REGION_ID")
+    if region is not None and not str(region).strip():
+        errors.append(_error(block, "REGION_ID", "is empty", "E125", hint="e.g. 'cn-hangzhou'."))
+    errors += _timeout(raw, block, "E125")
+    errors += [
+        _error(
+            block,
+            "TEMPLATE_PARAMS",
+            problem,
+            "E125",
+            hint="Map each variable of the template to 'code' or 'minutes', e.g. "
+            "{'code': 'code'} for a template with ${code}.",
+        )
+        for problem in template_params_problems(raw.get("TEMPLATE_PARAMS"))
+    ]
+    errors += _notice_templates(raw, block, "E126", "W126")
+    return errors
+
+
+@register(Tags.compatibility)
+def check_twilio_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    backend = _configured_backend("twilio")
+    if backend is None:
+        return []
+    block = "TWILIO"
+    raw, errors = _block(block, "E135")
+    if raw is None:
+        return errors
+    sid_errors = _credential(raw, block, "ACCOUNT_SID", TWILIO_CREDENTIALS["ACCOUNT_SID"])
+    errors += sid_errors + _credential(raw, block, "AUTH_TOKEN", TWILIO_CREDENTIALS["AUTH_TOKEN"])
+    account_sid = raw.get("ACCOUNT_SID")
+    if not sid_errors and not str(account_sid).startswith("AC"):
+        errors.append(
+            _error(
+                block,
+                "ACCOUNT_SID",
+                f"must be an Account SID starting with 'AC'; got {str(account_sid)[:2]!r}...",
+                "E130",
+                hint=_CONSOLE_HINTS[block],
+            )
+        )
+    sender = raw.get("FROM")
+    service = raw.get("MESSAGING_SERVICE_SID")
+    has_sender = sender is not None and str(sender).strip() != ""
+    has_service = service is not None and str(service).strip() != ""
+    if has_sender == has_service:
+        errors.append(
+            Error(
+                f"SMSVERIFY[{block!r}] must set exactly one of 'FROM' and "
+                f"'MESSAGING_SERVICE_SID'; {'both are' if has_sender else 'neither is'} set.",
+                hint="FROM is a Twilio phone number in E.164 form ('+15017122661'); "
+                "MESSAGING_SERVICE_SID ('MG...') lets the Messaging Service pick the sender.",
+                id="smsverify.E132",
+            )
+        )
+    if has_sender and not (
+        isinstance(sender, str)
+        and (TWILIO_E164.fullmatch(sender) or TWILIO_ALPHANUMERIC.fullmatch(sender))
+    ):
+        errors.append(
+            _error(
+                block,
+                "FROM",
+                f"must be a number in E.164 form or an alphanumeric sender id; got {sender!r}",
+                "E133",
+                hint="Write it with '+' and the country code, no spaces: '+15017122661'.",
+            )
+        )
+    if has_service and not (isinstance(service, str) and service.startswith("MG")):
+        errors.append(
+            _error(
+                block,
+                "MESSAGING_SERVICE_SID",
+                f"must be a Messaging Service SID starting with 'MG'; got {service!r}",
+                "E134",
+            )
+        )
+    errors += _unknown_keys(raw, block, backend, "E135")
+    base_url = raw.get("BASE_URL")
+    if base_url is not None:
+        parts = urlsplit(str(base_url))
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+            errors.append(
+                _error(
+                    block,
+                    "BASE_URL",
+                    f"must be a URL like 'http://127.0.0.1:8080'; got {base_url!r}",
+                    "E136",
+                    hint="BASE_URL is for tests (a fake Twilio server); leave it out otherwise.",
+                )
+            )
+    errors += _timeout(raw, block, "E136")
+    return errors
+
+
 def _configured_backend(provider: str) -> Any:
-    """The SMS_BACKEND class when it is (a subclass of) ``provider``'s backend."""
+    """The SMS_BACKEND class when it is (a subclass of) ``provider``'s backend,
+    or, when SMS_BACKEND is the routing backend, the ``PROVIDERS`` backend that is."""
     try:
         backend = import_string(app_settings.SMS_BACKEND)
     except ImportError:
         return None  # smsverify.E001 reports it
-    return backend if getattr(backend, "provider_name", None) == provider else None
+    if getattr(backend, "provider_name", None) == provider:
+        return backend
+    if getattr(backend, "provider_name", None) == "routing":
+        # A provider reached only through a route needs its settings checked too.
+        for entry in app_settings.PROVIDERS.values():
+            try:
+                routed = import_string(str(entry.get("BACKEND")))
+            except ImportError:
+                continue  # smsverify.E603 reports it
+            if getattr(routed, "provider_name", None) == provider:
+                return routed
+    return None
 
 
 def _block(block: str, check_id: str) -> tuple[Mapping[str, Any] | None, list[Any]]:

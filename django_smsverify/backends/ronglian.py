@@ -54,11 +54,15 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
     raise MissingDependency("ronglian", "The Ronglian SMS backend") from exc
 
 from django_smsverify.backends.base import BaseSmsBackend, request_may_have_arrived
+from django_smsverify.backends.redact import install_url_redaction
 from django_smsverify.backends.templates import params_for, template_for
 from django_smsverify.conf import app_settings
 from django_smsverify.message import SENT, SmsMessage, SmsStatus
 
 logger = logging.getLogger("django_smsverify.backends.ronglian")
+
+# urllib3 logs the request line at DEBUG, and ours carries the sig.
+install_url_redaction()
 
 PRODUCTION_URL = "https://app.cloopen.com:8883"
 SANDBOX_URL = "https://sandboxapp.cloopen.com:8883"

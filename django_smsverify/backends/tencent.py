@@ -46,6 +46,7 @@ except ImportError as exc:
     raise MissingDependency("tencent", "The Tencent Cloud SMS backend") from exc
 
 from django_smsverify.backends.base import BaseSmsBackend, request_may_have_arrived
+from django_smsverify.backends.redact import install_url_redaction
 from django_smsverify.backends.templates import params_for, template_for
 from django_smsverify.conf import app_settings
 from django_smsverify.message import FAILED, SENT, SmsMessage, SmsStatus
@@ -210,6 +211,9 @@ class _DropSdkDebugRecords(logging.Filter):
 _sdk_logger = logging.getLogger("tencentcloud_sdk_common")
 if not any(getattr(f, "smsverify", False) for f in _sdk_logger.filters):
     _sdk_logger.addFilter(_DropSdkDebugRecords())
+# Same filter as every backend's on urllib3's request lines (no credential
+# goes in Tencent's URLs today, but a proxy or a future SDK may put one there).
+install_url_redaction()
 
 
 def parse_timeout(value: Any) -> float | tuple[float, float]:

@@ -71,9 +71,12 @@ class Command(BaseCommand):
         except SmsConfigurationError as exc:
             raise CommandError(_("Configuration error: %(error)s") % {"error": exc}) from None
         except SmsSendError as exc:
+            self._write_tried(getattr(exc, "attempts", None))
             raise CommandError(self._describe_failure(exc)) from None
 
         status = message.status
+        if status is not None:
+            self._write_tried(status.attempts)
         if status is None or not status.sent:
             error = status.error if status is not None else None
             if error is not None:
@@ -96,6 +99,15 @@ class Command(BaseCommand):
                     _("Refused numbers: %(numbers)s (code %(code)s)")
                     % {"numbers": ", ".join(refused), "code": status.provider_code or "-"}
                 )
+            )
+
+    def _write_tried(self, attempts: list[tuple[str, str]] | None) -> None:
+        # The routing backend says which providers it tried and how each went.
+        if attempts:
+            from django_smsverify.backends.routing import describe_attempts
+
+            self.stdout.write(
+                _("Providers tried: %(attempts)s") % {"attempts": describe_attempts(attempts)}
             )
 
     def _describe_failure(self, error: SmsSendError) -> str:
