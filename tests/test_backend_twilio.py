@@ -194,7 +194,7 @@ class TestSending:
     def test_without_base_url_the_sdk_goes_to_twilio(self, configure):
         backend = twilio.SmsBackend()
         backend.config["BASE_URL"] = None
-        client = backend._build_client()
+        client = backend.build_client()
         assert client.http_client.base_url is None
         assert client.api.base_url == "https://api.twilio.com"
 

@@ -46,7 +46,7 @@ try:
 except ImportError as exc:
     raise MissingDependency("aliyun", "The Aliyun SMS backend") from exc
 
-from django_smsverify.backends.base import BaseSmsBackend, request_may_have_arrived
+from django_smsverify.backends.base import ClientBackend, request_may_have_arrived
 from django_smsverify.backends.redact import install_debug_drop, install_url_redaction
 from django_smsverify.backends.templates import (
     PARAM_NAMES,
@@ -54,7 +54,6 @@ from django_smsverify.backends.templates import (
     per_purpose,
     template_for,
 )
-from django_smsverify.conf import app_settings
 from django_smsverify.message import SENT, SmsMessage, SmsStatus
 
 logger = logging.getLogger("django_smsverify.backends.aliyun")
@@ -286,7 +285,7 @@ install_debug_drop("darabonba-core")
 install_url_redaction()
 
 
-class SmsBackend(BaseSmsBackend):
+class SmsBackend(ClientBackend):
     """Send template SMS with Aliyun's ``SendSms`` (Dysmsapi 2017-05-25).
 
     One request per message, with every number of the message; Aliyun
@@ -310,23 +309,9 @@ class SmsBackend(BaseSmsBackend):
         "TIMEOUT": DEFAULT_TIMEOUT,
     }
 
-    def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
-        super().__init__(fail_silently=fail_silently, **kwargs)
-        self.config: dict[str, Any] = {**self.default_settings, **app_settings.ALIYUN}
-        self.client: Any = None
-
-    def open(self) -> bool:
-        """Build the SDK client (kept across the messages of one batch)."""
-        if self.client is not None:
-            return False
-        self.client = self._build_client()
-        return True
-
-    def close(self) -> None:
-        """Drop the client built by :meth:`open`."""
-        # The SDK keeps its HTTP sessions in a process-wide pool, shared by
-        # every client for the same endpoint; there is nothing of ours to close.
-        self.client = None
+    # No close_client(): the SDK keeps its HTTP sessions in a process-wide
+    # pool shared by every client of an endpoint; there is nothing of ours to close.
+    settings_block = "ALIYUN"
 
     def send_message(self, message: SmsMessage) -> SmsStatus:
         """Send one template SMS and return its status, or raise :class:`SmsSendError`."""
@@ -346,8 +331,8 @@ class SmsBackend(BaseSmsBackend):
             template_code=template,
             template_param=param,
         )
-        client = self.client if self.client is not None else self._build_client()
-        body = self._call(client, request)
+        with self.client_for_send() as client:
+            body = self._call(client, request)
         code = str(body.get("Code") or "")
         request_id = body.get("RequestId")
         if code != SUCCESS:
@@ -444,7 +429,7 @@ class SmsBackend(BaseSmsBackend):
             maybe_sent=True,
         )
 
-    def _build_client(self) -> Any:
+    def build_client(self) -> Any:
         access_key_id = self._credential("ACCESS_KEY_ID")
         access_key_secret = self._credential("ACCESS_KEY_SECRET")
         protocol, endpoint = parse_endpoint(self.config.get("ENDPOINT"))

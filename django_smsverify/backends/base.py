@@ -10,12 +10,14 @@ connection) and raises :class:`~django_smsverify.exceptions.SmsSendError`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from django_smsverify.conf import app_settings
 from django_smsverify.exceptions import SmsSendError
 from django_smsverify.message import FAILED, SmsMessage, SmsStatus
 
@@ -161,3 +163,60 @@ class BaseSmsBackend:
         The provider step: subclasses must implement it.
         """
         raise NotImplementedError("subclasses of BaseSmsBackend must implement send_message()")
+
+
+class ClientBackend(BaseSmsBackend):
+    """A backend that talks to its provider through an SDK client object.
+
+    The client is built by :meth:`open` and kept for the messages of one
+    batch; :meth:`client_for_send` gives a message sent outside a batch a
+    client of its own. Subclasses name their ``SMSVERIFY`` block
+    (``settings_block``), list its keys with their defaults
+    (``default_settings``) and implement :meth:`build_client` (and
+    :meth:`close_client` if a client holds connections).
+    """
+
+    #: The ``SMSVERIFY`` key of the provider's settings block, e.g. ``"TENCENT"``.
+    settings_block = ""
+    #: Every key the block accepts, with its default (``None``: required).
+    default_settings: Mapping[str, Any] = {}
+
+    def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
+        super().__init__(fail_silently=fail_silently, **kwargs)
+        self.config: dict[str, Any] = {
+            **self.default_settings,
+            **(getattr(app_settings, self.settings_block) or {}),
+        }
+        self.client: Any = None
+
+    def open(self) -> bool:
+        """Build the SDK client (kept across the messages of one batch)."""
+        if self.client is not None:
+            return False
+        self.client = self.build_client()
+        return True
+
+    def close(self) -> None:
+        """Drop the client built by :meth:`open` and close what it holds open."""
+        client, self.client = self.client, None
+        if client is not None:
+            self.close_client(client)
+
+    @contextmanager
+    def client_for_send(self) -> Iterator[Any]:
+        """The batch's client, or one built (and closed) for this send alone."""
+        if self.client is not None:
+            yield self.client
+            return
+        client = self.build_client()
+        try:
+            yield client
+        finally:
+            self.close_client(client)
+
+    def build_client(self) -> Any:
+        """A ready SDK client for ``self.config``."""
+        raise NotImplementedError("subclasses of ClientBackend must implement build_client()")
+
+    def close_client(self, client: Any) -> None:
+        """Close the connections ``client`` holds; nothing by default."""

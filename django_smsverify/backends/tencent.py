@@ -45,10 +45,9 @@ try:
 except ImportError as exc:
     raise MissingDependency("tencent", "The Tencent Cloud SMS backend") from exc
 
-from django_smsverify.backends.base import BaseSmsBackend, request_may_have_arrived
+from django_smsverify.backends.base import ClientBackend, request_may_have_arrived
 from django_smsverify.backends.redact import install_url_redaction
 from django_smsverify.backends.templates import params_for, template_for
-from django_smsverify.conf import app_settings
 from django_smsverify.message import FAILED, SENT, SmsMessage, SmsStatus
 
 logger = logging.getLogger("django_smsverify.backends.tencent")
@@ -237,7 +236,7 @@ def is_loopback(endpoint: str) -> bool:
         return False
 
 
-class SmsBackend(BaseSmsBackend):
+class SmsBackend(ClientBackend):
     """Send template SMS with Tencent Cloud's ``SendSms`` (API 2021-01-11).
 
     Each number's own status is checked: Tencent Cloud answers HTTP 200 and
@@ -264,22 +263,7 @@ class SmsBackend(BaseSmsBackend):
         "PROXY": None,
     }
 
-    def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
-        super().__init__(fail_silently=fail_silently, **kwargs)
-        self.config: dict[str, Any] = {**self.default_settings, **app_settings.TENCENT}
-        self.client: Any = None
-
-    def open(self) -> bool:
-        """Build the SDK client (kept across the messages of one batch)."""
-        if self.client is not None:
-            return False
-        self.client = self._build_client()
-        return True
-
-    def close(self) -> None:
-        """Drop the client built by :meth:`open` and close its connections."""
-        client, self.client = self.client, None
-        _close_client(client)
+    settings_block = "TENCENT"
 
     def send_message(self, message: SmsMessage) -> SmsStatus:
         """Send one template SMS and return its status, or raise :class:`SmsSendError`."""
@@ -300,15 +284,8 @@ class SmsBackend(BaseSmsBackend):
         request.TemplateParamSet = params
         request.PhoneNumberSet = list(message.to)
 
-        client = self.client
-        own_client = client is None
-        if client is None:
-            client = self._build_client()
-        try:
+        with self.client_for_send() as client:
             response = self._call(client, request)
-        finally:
-            if own_client:
-                _close_client(client)
         return self._status(message, response)
 
     def _call(self, client: Any, request: Any) -> Any:
@@ -404,7 +381,10 @@ class SmsBackend(BaseSmsBackend):
             recipients=recipients,
         )
 
-    def _build_client(self) -> Any:
+    def close_client(self, client: Any) -> None:
+        _close_session(client)
+
+    def build_client(self) -> Any:
         secret_id = self._credential("SECRET_ID")
         secret_key = self._credential("SECRET_KEY")
         endpoint = str(self.config.get("ENDPOINT") or DEFAULT_ENDPOINT)
@@ -453,7 +433,7 @@ class SmsBackend(BaseSmsBackend):
         return str(value)
 
 
-def _close_client(client: Any) -> None:
+def _close_session(client: Any) -> None:
     # The SDK has no close(); its requests session sits on client.request.conn.
     session = getattr(getattr(getattr(client, "request", None), "conn", None), "_session", None)
     if session is not None:

@@ -50,9 +50,8 @@ try:  # RFC 9457 error replies (newer Twilio APIs); absent from early 9.x releas
 except ImportError:  # pragma: no cover - depends on the installed SDK version
     TwilioServiceException = TwilioRestException  # type: ignore[misc,assignment]
 
-from django_smsverify.backends.base import BaseSmsBackend, request_may_have_arrived
+from django_smsverify.backends.base import ClientBackend, request_may_have_arrived
 from django_smsverify.backends.redact import install_url_redaction
-from django_smsverify.conf import app_settings
 from django_smsverify.message import FAILED, SENT, SmsMessage, SmsStatus
 
 logger = logging.getLogger("django_smsverify.backends.twilio")
@@ -201,7 +200,7 @@ class _HttpClient(TwilioHttpClient):
         return super().request(method, url, *args, **kwargs)
 
 
-class SmsBackend(BaseSmsBackend):
+class SmsBackend(ClientBackend):
     """Send plain-text SMS with Twilio's Messages API.
 
     Each number of a message is its own API call. A message counts as sent
@@ -225,35 +224,16 @@ class SmsBackend(BaseSmsBackend):
         "TIMEOUT": DEFAULT_TIMEOUT,
     }
 
-    def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
-        super().__init__(fail_silently=fail_silently, **kwargs)
-        self.config: dict[str, Any] = {**self.default_settings, **app_settings.TWILIO}
-        self.client: Any = None
-
-    def open(self) -> bool:
-        """Build the SDK client (kept across the messages of one batch)."""
-        if self.client is not None:
-            return False
-        self.client = self._build_client()
-        return True
-
-    def close(self) -> None:
-        """Drop the client built by :meth:`open` and close its connections."""
-        client, self.client = self.client, None
-        _close_client(client)
+    settings_block = "TWILIO"
 
     def send_message(self, message: SmsMessage) -> SmsStatus:
         """Send ``message.body`` to each number and return the status, or raise
         :class:`SmsSendError` when no number was accepted."""
         sender = self._sender()
-        client = self.client
-        own_client = client is None
-        if client is None:
-            client = self._build_client()
         recipients: dict[str, str] = {}
         accepted: list[Any] = []
         errors: list[SmsSendError] = []
-        try:
+        with self.client_for_send() as client:
             for number in message.to:
                 try:
                     resource = self._create(client, number, message.body, sender)
@@ -263,9 +243,6 @@ class SmsBackend(BaseSmsBackend):
                 else:
                     recipients[number] = SENT
                     accepted.append(resource)
-        finally:
-            if own_client:
-                _close_client(client)
 
         if not accepted:
             first = errors[0]
@@ -361,7 +338,10 @@ class SmsBackend(BaseSmsBackend):
             return {"from_": sender}
         raise SmsConfigurationError(f"{SETTING} needs 'FROM' or 'MESSAGING_SERVICE_SID'.")
 
-    def _build_client(self) -> Any:
+    def close_client(self, client: Any) -> None:
+        _close_session(client)
+
+    def build_client(self) -> Any:
         account_sid = self._credential("ACCOUNT_SID")
         auth_token = self._credential("AUTH_TOKEN")
         base_url = _text(self.config.get("BASE_URL"))
@@ -394,7 +374,7 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-def _close_client(client: Any) -> None:
+def _close_session(client: Any) -> None:
     session = getattr(getattr(client, "http_client", None), "session", None)
     if session is not None:
         session.close()
