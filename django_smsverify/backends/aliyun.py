@@ -46,7 +46,7 @@ try:
 except ImportError as exc:
     raise MissingDependency("aliyun", "The Aliyun SMS backend") from exc
 
-from django_smsverify.backends.base import ClientBackend, request_may_have_arrived
+from django_smsverify.backends.base import ClientBackend, parse_timeout, request_may_have_arrived
 from django_smsverify.backends.redact import install_debug_drop, install_url_redaction
 from django_smsverify.backends.templates import (
     PARAM_NAMES,
@@ -173,14 +173,11 @@ def aliyun_number(e164: str) -> str:
     return e164
 
 
-def parse_timeout(value: Any) -> tuple[int, int]:
-    """``TIMEOUT`` (seconds: one number or (connect, read)) as the SDK wants it: milliseconds."""
-    if value is None:
-        value = DEFAULT_TIMEOUT
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        connect, read = float(value[0]), float(value[1])
-    else:
-        connect = read = float(value)
+def timeout_ms(value: Any) -> tuple[int, int]:
+    """``TIMEOUT`` (seconds: one number or (connect, read)) as the SDK wants it:
+    milliseconds."""
+    seconds = parse_timeout(value, DEFAULT_TIMEOUT)
+    connect, read = seconds if isinstance(seconds, tuple) else (seconds, seconds)
     return max(1, round(connect * 1000)), max(1, round(read * 1000))
 
 
@@ -433,7 +430,7 @@ class SmsBackend(ClientBackend):
         access_key_id = self._credential("ACCESS_KEY_ID")
         access_key_secret = self._credential("ACCESS_KEY_SECRET")
         protocol, endpoint = parse_endpoint(self.config.get("ENDPOINT"))
-        connect_ms, read_ms = parse_timeout(self.config.get("TIMEOUT"))
+        connect_ms, read_ms = timeout_ms(self.config.get("TIMEOUT"))
         region = str(self.config.get("REGION_ID") or DEFAULT_REGION)
         config = Config(
             access_key_id=access_key_id,

@@ -9,6 +9,7 @@ connection) and raises :class:`~django_smsverify.exceptions.SmsSendError`.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -53,6 +54,31 @@ def request_may_have_arrived(error: BaseException | str) -> bool:
         text = f"{type(error).__name__} {text}"
     text = text.lower()
     return not any(marker in text for marker in _BEFORE_SENDING)
+
+
+def parse_timeout(value: Any, default: float) -> float | tuple[float, float]:
+    """A provider block's ``TIMEOUT`` as requests takes it: one number of
+    seconds or a ``(connect, read)`` pair; ``default`` when unset."""
+    if value is None:
+        return default
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return (float(value[0]), float(value[1]))
+    return float(value)
+
+
+def is_loopback(endpoint: str) -> bool:
+    """Whether ``endpoint`` (a host, or ``host:port``) names this machine.
+
+    SDK backends use it to leave the environment's proxy out of requests to a
+    local fake or relay, which a proxy could not reach."""
+    host = endpoint.rsplit(":", 1)[0] if endpoint.count(":") == 1 else endpoint
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class BaseSmsBackend:

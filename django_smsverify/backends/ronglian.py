@@ -53,7 +53,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides requests
     raise MissingDependency("ronglian", "The Ronglian SMS backend") from exc
 
-from django_smsverify.backends.base import BaseSmsBackend, request_may_have_arrived
+from django_smsverify.backends.base import BaseSmsBackend, parse_timeout, request_may_have_arrived
 from django_smsverify.backends.redact import install_url_redaction
 from django_smsverify.backends.templates import params_for, template_for
 from django_smsverify.conf import app_settings
@@ -174,15 +174,6 @@ def ronglian_number(e164: str) -> str:
     return e164
 
 
-def parse_timeout(value: Any) -> float | tuple[float, float]:
-    """``TIMEOUT`` as requests takes it: one number or a (connect, read) pair."""
-    if value is None:
-        return DEFAULT_TIMEOUT
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return (float(value[0]), float(value[1]))
-    return float(value)
-
-
 class SmsBackend(BaseSmsBackend):
     """Send template SMS through Ronglian's REST API with a ``requests`` session.
 
@@ -275,7 +266,7 @@ class SmsBackend(BaseSmsBackend):
         own_session = session is None
         if session is None:
             session = requests.Session()
-        timeout = parse_timeout(self.config.get("TIMEOUT"))
+        timeout = parse_timeout(self.config.get("TIMEOUT"), DEFAULT_TIMEOUT)
         try:
             response = session.post(url, data=body, headers=headers, timeout=timeout)
         except requests.RequestException as exc:

@@ -26,7 +26,6 @@ The module works around four of its habits; each spot says why.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import warnings
 from collections.abc import Mapping
@@ -45,8 +44,13 @@ try:
 except ImportError as exc:
     raise MissingDependency("tencent", "The Tencent Cloud SMS backend") from exc
 
-from django_smsverify.backends.base import ClientBackend, request_may_have_arrived
-from django_smsverify.backends.redact import install_url_redaction
+from django_smsverify.backends.base import (
+    ClientBackend,
+    is_loopback,
+    parse_timeout,
+    request_may_have_arrived,
+)
+from django_smsverify.backends.redact import install_debug_drop, install_url_redaction
 from django_smsverify.backends.templates import params_for, template_for
 from django_smsverify.message import FAILED, SENT, SmsMessage, SmsStatus
 
@@ -191,49 +195,13 @@ def classify(code: str) -> tuple[bool, str]:
     return transient, f"Tencent Cloud error {code}"
 
 
-class _DropSdkDebugRecords(logging.Filter):
-    """Drop the SDK's DEBUG records.
-
-    At DEBUG the ``tencentcloud_sdk_common`` logger records every request in
-    full, SecretId and template values (the verification code) included, and
-    its records reach the root logger, so any site that logs at DEBUG would
-    write them out. A filter on that logger (rather than a level) holds even
-    when a ``LOGGING`` dict later sets the logger's level to DEBUG.
-    """
-
-    smsverify = True
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno > logging.DEBUG
-
-
-_sdk_logger = logging.getLogger("tencentcloud_sdk_common")
-if not any(getattr(f, "smsverify", False) for f in _sdk_logger.filters):
-    _sdk_logger.addFilter(_DropSdkDebugRecords())
+# At DEBUG this SDK logger records every request in full, SecretId and
+# template values (the verification code) included, and its records reach the
+# root logger: a site that logs at DEBUG would write them out.
+install_debug_drop("tencentcloud_sdk_common")
 # Same filter as every backend's on urllib3's request lines (no credential
 # goes in Tencent's URLs today, but a proxy or a future SDK may put one there).
 install_url_redaction()
-
-
-def parse_timeout(value: Any) -> float | tuple[float, float]:
-    """``TIMEOUT`` as the SDK passes it on to requests: one number or (connect, read)."""
-    if value is None:
-        return DEFAULT_TIMEOUT
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return (float(value[0]), float(value[1]))
-    return float(value)
-
-
-def is_loopback(endpoint: str) -> bool:
-    """Whether ``endpoint`` (``host[:port]``) names this machine."""
-    host = endpoint.rsplit(":", 1)[0] if endpoint.count(":") == 1 else endpoint
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class SmsBackend(ClientBackend):
@@ -400,7 +368,7 @@ class SmsBackend(ClientBackend):
         profile = HttpProfile(
             protocol=scheme,
             endpoint=endpoint,
-            reqTimeout=parse_timeout(self.config.get("TIMEOUT")),
+            reqTimeout=parse_timeout(self.config.get("TIMEOUT"), DEFAULT_TIMEOUT),
             proxy=proxy,
         )
         try:

@@ -27,7 +27,6 @@ that Twilio accepted counts as sent.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 from collections.abc import Mapping
@@ -50,7 +49,12 @@ try:  # RFC 9457 error replies (newer Twilio APIs); absent from early 9.x releas
 except ImportError:  # pragma: no cover - depends on the installed SDK version
     TwilioServiceException = TwilioRestException  # type: ignore[misc,assignment]
 
-from django_smsverify.backends.base import ClientBackend, request_may_have_arrived
+from django_smsverify.backends.base import (
+    ClientBackend,
+    is_loopback,
+    parse_timeout,
+    request_may_have_arrived,
+)
 from django_smsverify.backends.redact import install_url_redaction
 from django_smsverify.message import FAILED, SENT, SmsMessage, SmsStatus
 
@@ -151,24 +155,6 @@ if not any(getattr(f, "smsverify", False) for f in _sdk_logger.filters):
 install_url_redaction()
 
 
-def parse_timeout(value: Any) -> float | tuple[float, float]:
-    """``TIMEOUT`` as requests takes it: one number or ``(connect, read)``."""
-    if value is None:
-        return DEFAULT_TIMEOUT
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return (float(value[0]), float(value[1]))
-    return float(value)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class _HttpClient(TwilioHttpClient):
     """The SDK's HTTP client, with a ``(connect, read)`` timeout and, for tests,
     another base URL.
@@ -185,7 +171,7 @@ class _HttpClient(TwilioHttpClient):
         super().__init__(timeout=None)
         self.timeout = timeout  # type: ignore[assignment]
         self.base_url = urlsplit(base_url) if base_url else None
-        loopback = self.base_url is not None and _is_loopback(self.base_url.hostname or "")
+        loopback = self.base_url is not None and is_loopback(self.base_url.hostname or "")
         if loopback and self.session is not None:
             # A proxy from the environment must not receive requests meant for
             # this machine (a test's fake server).
@@ -351,7 +337,9 @@ class SmsBackend(ClientBackend):
                 raise SmsConfigurationError(
                     f"{SETTING}['BASE_URL'] must be a URL like 'http://127.0.0.1:8080'."
                 )
-        http_client = _HttpClient(parse_timeout(self.config.get("TIMEOUT")), base_url or None)
+        http_client = _HttpClient(
+            parse_timeout(self.config.get("TIMEOUT"), DEFAULT_TIMEOUT), base_url or None
+        )
         return Client(account_sid, auth_token, http_client=http_client)
 
     def _credential(self, key: str) -> str:
