@@ -43,6 +43,7 @@ from django_smsverify.exceptions import (
     SmsSendError,
     SmsVerifyError,
 )
+from django_smsverify.fields import SmsCodeField
 from django_smsverify.forms import get_form_class, is_valid_text, send_current_phone_code
 from django_smsverify.phone import normalize
 from django_smsverify.store import get_store
@@ -272,7 +273,7 @@ def forget_refused_codes(form: Any) -> None:
     refused = [
         name
         for name, field in form.fields.items()
-        if form.has_error(name) and field.widget.attrs.get("autocomplete") == "one-time-code"
+        if form.has_error(name) and isinstance(field, SmsCodeField)
     ]
     if refused:
         form.data = form.data.copy()
@@ -337,7 +338,7 @@ class FlowView(View):
             valid = form.is_valid()
         except RateLimited as exc:  # PASSWORD_LOGIN_LIMITS
             form.add_error(None, ValidationError(exc.message, code=exc.code))
-            response = self.render_page(status=429, form=form, send_form=self.send_form_after(form))
+            response = self.render_page(status=429, form=form, send_form=self.send_form_typed())
             response["Retry-After"] = str(exc.retry_after)
             return response
         if valid:
@@ -349,7 +350,7 @@ class FlowView(View):
         return self.render_page(
             status=status,
             form=form,
-            send_form=self.send_form_after(form),
+            send_form=self.send_form_typed(),
             # Locked out: the send button waits as long as the server will.
             resend_after=getattr(form, "locked_for", None),
         )
@@ -366,19 +367,15 @@ class FlowView(View):
                 if not isinstance(field.widget, forms.PasswordInput)
             }
         )
-        send_form = get_form_class("send_code")(
-            request=self.request,
-            purpose=self.purpose,
-            initial={"phone": self.request.POST.get("phone", "")},
-        )
-        return self.render_page(form=main, send_form=send_form)
+        return self.render_page(form=main, send_form=self.send_form_typed())
 
-    def send_form_after(self, form: Any) -> Any:
-        # Keep the number the user typed in the send-code part of the page.
+    def send_form_typed(self) -> Any:
+        """An unbound send-code form showing the number the user posted, for
+        a page shown again after anything but a send."""
         return get_form_class("send_code")(
             request=self.request,
             purpose=self.purpose,
-            initial={"phone": form.data.get("phone", "")},
+            initial={"phone": self.request.POST.get("phone", "")},
         )
 
     def post_send_code(self) -> HttpResponse:
@@ -497,11 +494,7 @@ class PhoneChangeView(FlowView):
         """Send the proof code to the current number; show the page again."""
         main = self.main_form()
         # Keep the new number the user may have typed already.
-        send_form = get_form_class("send_code")(
-            request=self.request,
-            purpose=self.purpose,
-            initial={"phone": self.request.POST.get("phone", "")},
-        )
+        send_form = self.send_form_typed()
         try:
             result = send_current_phone_code(self.request)
         except (RateLimited, ServiceUnavailable, SmsSendError, InvalidPhoneNumber) as exc:

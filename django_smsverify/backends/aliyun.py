@@ -46,7 +46,12 @@ try:
 except ImportError as exc:
     raise MissingDependency("aliyun", "The Aliyun SMS backend") from exc
 
-from django_smsverify.backends.base import ClientBackend, parse_timeout, request_may_have_arrived
+from django_smsverify.backends.base import (
+    ClientBackend,
+    parse_timeout,
+    request_may_have_arrived,
+    required_setting,
+)
 from django_smsverify.backends.redact import install_debug_drop, install_url_redaction
 from django_smsverify.backends.templates import (
     PARAM_NAMES,
@@ -444,9 +449,4 @@ class SmsBackend(ClientBackend):
         return DysmsClient(config)
 
     def _credential(self, key: str) -> str:
-        value = self.config.get(key)
-        if value is None or str(value).strip() == "":
-            raise SmsConfigurationError(
-                f"{SETTING}[{key!r}] is {'missing' if value is None else 'empty'}."
-            )
-        return str(value)
+        return required_setting(self.config, key, SETTING)

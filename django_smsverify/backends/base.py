@@ -19,7 +19,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from django_smsverify.conf import app_settings
-from django_smsverify.exceptions import SmsSendError
+from django_smsverify.exceptions import SmsConfigurationError, SmsSendError
 from django_smsverify.message import FAILED, SmsMessage, SmsStatus
 
 logger = logging.getLogger("django_smsverify.backends")
@@ -64,6 +64,17 @@ def parse_timeout(value: Any, default: float) -> float | tuple[float, float]:
     if isinstance(value, (list, tuple)) and len(value) == 2:
         return (float(value[0]), float(value[1]))
     return float(value)
+
+
+def required_setting(config: Mapping[str, Any], key: str, setting: str) -> str:
+    """``config[key]`` as text, or :class:`SmsConfigurationError` naming
+    ``setting`` (e.g. ``"SMSVERIFY['TENCENT']"``) when it is missing or empty."""
+    value = config.get(key)
+    if value is None or str(value).strip() == "":
+        raise SmsConfigurationError(
+            f"{setting}[{key!r}] is {'missing' if value is None else 'empty'}."
+        )
+    return str(value)
 
 
 def is_loopback(endpoint: str) -> bool:

@@ -46,14 +46,19 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django_smsverify.exceptions import MissingDependency, SmsConfigurationError, SmsSendError
+from django_smsverify.exceptions import MissingDependency, SmsSendError
 
 try:
     import requests
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides requests
     raise MissingDependency("ronglian", "The Ronglian SMS backend") from exc
 
-from django_smsverify.backends.base import BaseSmsBackend, parse_timeout, request_may_have_arrived
+from django_smsverify.backends.base import (
+    BaseSmsBackend,
+    parse_timeout,
+    request_may_have_arrived,
+    required_setting,
+)
 from django_smsverify.backends.redact import install_url_redaction
 from django_smsverify.backends.templates import params_for, template_for
 from django_smsverify.conf import app_settings
@@ -328,9 +333,4 @@ class SmsBackend(BaseSmsBackend):
         )
 
     def _credential(self, key: str) -> str:
-        value = self.config.get(key)
-        if value is None or str(value).strip() == "":
-            raise SmsConfigurationError(
-                f"{SETTING}[{key!r}] is {'missing' if value is None else 'empty'}."
-            )
-        return str(value)
+        return required_setting(self.config, key, SETTING)

@@ -49,6 +49,7 @@ from django_smsverify.backends.base import (
     is_loopback,
     parse_timeout,
     request_may_have_arrived,
+    required_setting,
 )
 from django_smsverify.backends.redact import install_debug_drop, install_url_redaction
 from django_smsverify.backends.templates import params_for, template_for
@@ -393,12 +394,7 @@ class SmsBackend(ClientBackend):
         return client
 
     def _credential(self, key: str) -> str:
-        value = self.config.get(key)
-        if value is None or str(value).strip() == "":
-            raise SmsConfigurationError(
-                f"{SETTING}[{key!r}] is {'missing' if value is None else 'empty'}."
-            )
-        return str(value)
+        return required_setting(self.config, key, SETTING)
 
 
 def _close_session(client: Any) -> None:

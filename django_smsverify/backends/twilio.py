@@ -54,6 +54,7 @@ from django_smsverify.backends.base import (
     is_loopback,
     parse_timeout,
     request_may_have_arrived,
+    required_setting,
 )
 from django_smsverify.backends.redact import install_url_redaction
 from django_smsverify.message import FAILED, SENT, SmsMessage, SmsStatus
@@ -343,12 +344,7 @@ class SmsBackend(ClientBackend):
         return Client(account_sid, auth_token, http_client=http_client)
 
     def _credential(self, key: str) -> str:
-        value = self.config.get(key)
-        if value is None or str(value).strip() == "":
-            raise SmsConfigurationError(
-                f"{SETTING}[{key!r}] is {'missing' if value is None else 'empty'}."
-            )
-        return str(value)
+        return required_setting(self.config, key, SETTING)
 
 
 def _text(value: Any) -> str:
