@@ -1,13 +1,15 @@
 """System checks. Ids: ``smsverify.E0xx``/``W0xx`` core, ``E1xx`` providers, ``E6xx``/``W601``
 routing (``tests/test_routing.py``),
 ``E2xx`` captcha, ``E3xx`` web, ``E4xx``/``W4xx`` Celery delivery, ``E5xx`` REST
-API. ``W010`` (a development SMS backend with ``DEBUG`` off) and ``W013``
+API, ``E7xx`` pumping guard and traffic counters (``tests/test_guard_checks.py``).
+``W010`` (a development SMS backend with ``DEBUG`` off) and ``W013``
 (requests without a client address were refused) and ``W014`` (the
 verification Redis may evict keys) are deployment checks: they run only with
 ``manage.py check --deploy``. Each id has a test
 (``tests/test_checks.py``; the E4xx ones in ``tests/test_celery_checks.py``, the
 E5xx ones in ``tests/test_api_checks.py``, W010, E301 and E403 in
-``tests/test_site_checks.py``, and W014 in ``tests/test_memory_pressure.py``)."""
+``tests/test_site_checks.py``, W014 in ``tests/test_memory_pressure.py``, and E015 in
+``tests/test_prune.py``)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ from django_smsverify.conf import (
 
 # NIST SP 800-63B (5.1.3) and OWASP ASVS (2.7) cap out-of-band codes at 10 minutes.
 MAX_RECOMMENDED_TTL = 600
+
+#: The longest ``DELIVERY_RECORDS_RETENTION`` accepted, in days (a century):
+#: far beyond any policy, and well inside what a datetime can subtract.
+MAX_RETENTION_DAYS = 36_500
 
 
 def unknown_key_errors(
@@ -204,6 +210,33 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             )
         )
     return errors
+
+
+def retention_is_valid(value: Any) -> bool:
+    """Whether ``value`` is a ``DELIVERY_RECORDS_RETENTION`` the app accepts:
+    ``None`` or a whole number of days from 1 to :data:`MAX_RETENTION_DAYS`."""
+    if value is None:
+        return True
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_RETENTION_DAYS
+    )
+
+
+@register(Tags.compatibility)
+def check_delivery_records_retention(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """``DELIVERY_RECORDS_RETENTION`` is ``None`` or a number of days (E015)."""
+    value = app_settings.DELIVERY_RECORDS_RETENTION
+    if retention_is_valid(value):
+        return []
+    return [
+        Error(
+            f"SMSVERIFY['DELIVERY_RECORDS_RETENTION'] must be a whole number of days from 1 "
+            f"to {MAX_RETENTION_DAYS} or None; got {value!r}.",
+            hint="It is how many days manage.py smsverify_prune keeps SmsDelivery rows, "
+            "such as 30. Shorter ages go on the command line: --older-than 12h.",
+            id="smsverify.E015",
+        )
+    ]
 
 
 @register(Tags.caches)
@@ -614,6 +647,82 @@ def check_eviction_policy(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             id="smsverify.W014",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_pumping_guard(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """``smsverify.E701``: a bad ``PUMPING_GUARD`` option; ``E702``: an
+    unknown one; ``E703``: ``STATS`` is not a bool."""
+    errors: list[Any] = []
+    stats_value = _user().get("STATS", DEFAULTS["STATS"])
+    if not isinstance(stats_value, bool):
+        errors.append(
+            Error(
+                f"SMSVERIFY['STATS'] must be True or False; got {stats_value!r}.",
+                id="smsverify.E703",
+            )
+        )
+    raw = _user().get("PUMPING_GUARD", DEFAULTS["PUMPING_GUARD"])
+    if isinstance(raw, bool):
+        return errors
+    if not isinstance(raw, dict):
+        errors.append(
+            Error(
+                f"SMSVERIFY['PUMPING_GUARD'] must be True, False or a dict; got {raw!r}.",
+                id="smsverify.E701",
+            )
+        )
+        return errors
+    errors += unknown_key_errors(
+        raw, DEFAULTS["PUMPING_GUARD"], "SMSVERIFY['PUMPING_GUARD']", "smsverify.E702"
+    )
+    merged = {**DEFAULTS["PUMPING_GUARD"], **raw}
+
+    def bad(key: str, expected: str) -> None:
+        errors.append(
+            Error(
+                f"SMSVERIFY['PUMPING_GUARD'][{key!r}] must be {expected}; got {merged[key]!r}.",
+                hint="See the PUMPING_GUARD setting in the documentation (docs/operations.rst).",
+                id="smsverify.E701",
+            )
+        )
+
+    def whole(value: Any, low: int, high: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+    if not isinstance(merged["ENABLED"], bool):
+        bad("ENABLED", "True or False")
+    if not whole(merged["PREFIX_DIGITS"], 1, 12):
+        bad("PREFIX_DIGITS", "a whole number from 1 to 12")
+    for key in ("PREFIX_BURST", "PREFIX_MIN_SENDS", "REGION_MIN_SENDS"):
+        if merged[key] is not None and not whole(merged[key], 1, 10**9):
+            bad(key, "a positive whole number or None")
+    for key, low in (
+        ("PREFIX_WINDOW", 10),
+        ("PREFIX_COOL_OFF", 1),
+        ("CONVERSION_WINDOW", 60),
+    ):
+        if not whole(merged[key], low, 7 * 86_400):
+            bad(key, f"a whole number of seconds from {low} to {7 * 86_400}")
+    grace = merged["CONVERSION_GRACE"]
+    window = merged["CONVERSION_WINDOW"]
+    if not whole(grace, 0, 7 * 86_400) or (whole(window, 60, 7 * 86_400) and grace >= window):
+        bad(
+            "CONVERSION_GRACE",
+            "a whole number of seconds, 0 or more and less than CONVERSION_WINDOW",
+        )
+    for key in ("PREFIX_MIN_CONVERSION", "REGION_MIN_CONVERSION"):
+        value = merged[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            bad(key, "a number from 0 to 1")
+    caps = merged["REGION_DAILY_CAPS"]
+    if caps is not None and (
+        not isinstance(caps, dict)
+        or not all(isinstance(k, str) for k in caps)
+        or not all(v is None or whole(v, 0, 10**9) for v in caps.values())
+    ):
+        bad("REGION_DAILY_CAPS", 'None or a dict of region code (or "*") to a whole number or None')
+    return errors
 
 
 def _user() -> dict[str, Any]:

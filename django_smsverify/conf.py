@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "HUMAN_CHECK": "django_smsverify.captcha.ImageCaptcha",
     "DELIVERY": "sync",
     "DELIVERY_RECORDS": True,
+    # Days manage.py smsverify_prune keeps; see AppSettings.DELIVERY_RECORDS_RETENTION.
+    "DELIVERY_RECORDS_RETENTION": 30,
     # Used when DELIVERY is "celery"; see AppSettings.CELERY.
     "CELERY": {
         "QUEUE": None,
@@ -78,7 +80,28 @@ DEFAULTS: dict[str, Any] = {
     "TENCENT": {},
     "TWILIO": {},
     "ALIYUN": {},
+    # Traffic counters in the store; see AppSettings.STATS.
+    "STATS": True,
+    # The SMS-pumping guard; see AppSettings.PUMPING_GUARD.
+    "PUMPING_GUARD": {
+        "ENABLED": True,
+        "PREFIX_DIGITS": 6,
+        "PREFIX_BURST": 10,
+        "PREFIX_WINDOW": 600,
+        "PREFIX_COOL_OFF": 3600,
+        "REGION_DAILY_CAPS": None,
+        "CONVERSION_WINDOW": 3600,
+        "CONVERSION_GRACE": 300,
+        "PREFIX_MIN_SENDS": 10,
+        "PREFIX_MIN_CONVERSION": 0.2,
+        "REGION_MIN_SENDS": 100,
+        "REGION_MIN_CONVERSION": 0.1,
+    },
 }
+
+#: The cap of ``PUMPING_GUARD["REGION_DAILY_CAPS"] = None`` for every region
+#: but ``DEFAULT_REGION``.
+DEFAULT_FOREIGN_DAILY_CAP = 1000
 
 #: Defaults of the ``ROUTING`` sub-dict (its ``CIRCUIT_BREAKER`` is merged key by key).
 ROUTING_DEFAULTS: dict[str, Any] = {
@@ -128,6 +151,40 @@ class CaptchaSettings:
 
     def __bool__(self) -> bool:
         return bool(self.ENABLED)
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """The merged ``SMSVERIFY["PUMPING_GUARD"]`` options (see
+    :attr:`AppSettings.PUMPING_GUARD`).
+
+    Values are as the site wrote them; the system checks validate them
+    (``smsverify.E701``).
+    """
+
+    ENABLED: bool
+    PREFIX_DIGITS: int
+    PREFIX_BURST: int | None
+    PREFIX_WINDOW: int
+    PREFIX_COOL_OFF: int
+    REGION_DAILY_CAPS: dict[str, int | None] | None
+    CONVERSION_WINDOW: int
+    CONVERSION_GRACE: int
+    PREFIX_MIN_SENDS: int | None
+    PREFIX_MIN_CONVERSION: float
+    REGION_MIN_SENDS: int | None
+    REGION_MIN_CONVERSION: float
+
+    def __bool__(self) -> bool:
+        return bool(self.ENABLED)
+
+    def region_cap(self, region: str, default_region: str) -> int:
+        """Sends allowed per UTC day to numbers of ``region``; 0 is no cap."""
+        caps = self.REGION_DAILY_CAPS
+        if caps is None:
+            return 0 if region == default_region else DEFAULT_FOREIGN_DAILY_CAP
+        cap = caps.get(region, caps.get("*"))
+        return int(cap or 0)
 
 
 @dataclass(frozen=True)
@@ -340,6 +397,22 @@ class AppSettings:
         failed states are then visible only in the worker's log.
         """
         return bool(self._get("DELIVERY_RECORDS"))
+
+    @property
+    def DELIVERY_RECORDS_RETENTION(self) -> int | None:
+        """Days ``manage.py smsverify_prune`` keeps ``SmsDelivery`` rows for
+        when run without ``--older-than``. Default ``30``.
+
+        The rows hold the numbers that asked for a code, users or not; the app
+        itself never deletes any. Run the command daily (cron, Celery beat) to
+        delete the rows created before that many days ago, whatever their
+        status. ``None``: the command deletes nothing unless given
+        ``--older-than``. The value is as the site wrote it; anything but a
+        whole number from 1 to 36500 or ``None`` is a system-check error
+        (``smsverify.E015``). See ``docs/security.rst``.
+        """
+        value: int | None = self._get("DELIVERY_RECORDS_RETENTION")
+        return value
 
     @property
     def CELERY(self) -> CelerySettings:
@@ -605,6 +678,68 @@ class AppSettings:
         else:
             merged["CIRCUIT_BREAKER"] = breaker
         return merged
+
+    @property
+    def STATS(self) -> bool:
+        """Count SMS traffic in the store (``CACHE``). Default ``True``.
+
+        Per UTC hour and day, by purpose and region: codes sent, notices sent,
+        codes verified, sends refused (by which limit) and sends that failed
+        (by provider and error code). Hours are kept 49 hours and days 31
+        days, by the store's own expiry. A send costs no extra round trip for
+        them (they are counted in the pumping guard's step, or in one of their
+        own when the guard is off); a successful check costs one. The figures
+        are in the admin (*SMS traffic*), ``manage.py smsverify_stats`` and,
+        with the ``prometheus`` extra, a Prometheus collector.
+        """
+        return bool(self._get("STATS"))
+
+    @property
+    def PUMPING_GUARD(self) -> GuardSettings:
+        """The guard against SMS pumping (toll fraud): bots asking for codes to
+        ranges of numbers and never using them. On by default. ``True`` or
+        ``False`` turns it on or off with the other options at their defaults;
+        a dict sets options, and keys left out keep their default:
+
+        - ``ENABLED`` (``True``).
+        - ``PREFIX_DIGITS`` (``6``): a number's *prefix* is its country code
+          and this many digits of the national number after it
+          (``+86 138001``: a block of 100,000 Chinese mobile numbers;
+          ``+1 415555``: one US exchange of 10,000).
+        - ``PREFIX_BURST`` (``10``) and ``PREFIX_WINDOW`` (``600``): more than
+          ``PREFIX_BURST`` codes to one prefix within ``PREFIX_WINDOW``
+          seconds (a sliding window) blocks the prefix for
+          ``PREFIX_COOL_OFF`` (``3600``) seconds. ``None`` turns it off.
+        - ``REGION_DAILY_CAPS`` (``None``): sends per UTC day to the numbers
+          of one region, as ``{"CN": None, "US": 200, "*": 1000}`` (``"*"``
+          is every region not named; ``None`` or ``0``: no cap). The default,
+          ``None``, caps every region but ``DEFAULT_REGION`` at 1,000 a day.
+          ``ALLOWED_REGIONS`` stays the hard gate.
+        - ``CONVERSION_WINDOW`` (``3600``), ``CONVERSION_GRACE`` (``300``):
+          conversion is codes verified ÷ codes sent in the last
+          ``CONVERSION_WINDOW`` seconds, leaving out sends younger than
+          ``CONVERSION_GRACE`` (their users are still typing).
+        - ``PREFIX_MIN_SENDS`` (``10``), ``PREFIX_MIN_CONVERSION`` (``0.2``):
+          once a prefix has at least that many sends in the window and its
+          conversion is below that, new sends to it are refused until it
+          recovers. ``REGION_MIN_SENDS`` (``100``) and
+          ``REGION_MIN_CONVERSION`` (``0.1``) do the same for a whole region.
+          A ``MIN_SENDS`` of ``None`` turns that rule off.
+
+        A refused send answers like any other limit (``RateLimited``, HTTP 429
+        with ``Retry-After``) without saying which rule refused it; the
+        :data:`~django_smsverify.signals.pumping_suspected` signal and a
+        warning on the ``django_smsverify.guard`` logger say which. Test
+        numbers (``TEST_NUMBERS``) are never guarded. Invalid options are a
+        system-check error (``smsverify.E701``).
+        """
+        value = self._get("PUMPING_GUARD")
+        merged = dict(DEFAULTS["PUMPING_GUARD"])
+        if isinstance(value, dict):
+            merged.update({k: v for k, v in value.items() if k in merged})
+        else:
+            merged["ENABLED"] = bool(value)
+        return GuardSettings(**merged)
 
 
 #: The app's settings. Read attributes at call time, never at import time.

@@ -19,3 +19,10 @@ phone_verified = Signal()
 
 #: A user was created by phone registration. Args: ``user``, ``phone``, ``request``.
 user_registered = Signal()
+
+#: The pumping guard refused a send (see :mod:`django_smsverify.guard`).
+#: Args: ``rule`` (``"prefix_burst"``, ``"prefix_blocked"``, ``"region_cap"``,
+#: ``"prefix_conversion"`` or ``"region_conversion"``), ``phone``, ``prefix``
+#: (``"+86138001"``), ``region``, ``purpose``, ``retry_after`` (seconds) and
+#: ``request``.
+pumping_suspected = Signal()

@@ -48,7 +48,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised with celery hidden
     raise MissingDependency("celery", 'SMSVERIFY["DELIVERY"] = "celery"') from exc
 
-from django_smsverify import get_connection, handoff
+from django_smsverify import get_connection, guard, handoff
 from django_smsverify.conf import app_settings
 from django_smsverify.delivery import CELERY_PROVIDER, get_recorder
 from django_smsverify.exceptions import SmsSendError
@@ -157,6 +157,9 @@ def deliver_sms(self: Any, handoff_id: str, pad: str, record_id: Any, expires_at
         get_connection().send_messages([message])
     except SmsSendError as exc:
         _retry_or_fail(self, record_id, handoff_id, expires_at, exc, claimed=True)
+        # _retry_or_fail raised Retry if another try is coming: this one was the last.
+        if message.to:
+            guard.count_failure(message.to[0], message.purpose or "", exc)
         return
     except Exception as exc:
         # A configuration error or a bug: record it, then let Celery log it.

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django_smsverify import delivery, signals
+from django_smsverify import delivery, guard, signals
 from django_smsverify.client_ip import client_bucket
 from django_smsverify.conf import PURPOSES, app_settings
 from django_smsverify.exceptions import (
@@ -167,14 +167,25 @@ def send_code(
     # keeps the script on the number's one Redis Cluster slot.
     keys = Keys.build(e164, purpose, client_bucket(ip) if policy.ip_per_hour else None)
     store = get_store()
+    # Test numbers send nothing, so the pumping guard leaves them alone.
+    ticket = (
+        None if fixed is not None else guard.enter(e164, purpose, notice=notice, request=request)
+    )
     now = now_ms()
-    store.reserve_send(keys, hashed, policy, now)
+    try:
+        store.reserve_send(keys, hashed, policy, now)
+    except RateLimited as exc:
+        guard.give_back(ticket, refused=exc.scope)
+        raise
+    except BaseException:
+        guard.give_back(ticket)
+        raise
     if fixed is None:
         factory = message_factory or delivery.build_message
         message = factory(e164, code, purpose, app_settings.CODE_TTL)
         released = False
 
-        def release(keep_cooldown: bool = False) -> None:
+        def release(keep_cooldown: bool = False, error: SmsSendError | None = None) -> None:
             # Once only: release_send uncounts the quotas, so a second call
             # would hand back more than was taken. With Celery delivery
             # dispatch() calls this itself when the task cannot be queued
@@ -183,6 +194,7 @@ def send_code(
             if not released:
                 released = True
                 _release(store, keys, hashed, now, keep_cooldown=keep_cooldown)
+                guard.give_back(ticket, failed=error)
 
         try:
             delivery.dispatch(message, expires_in=app_settings.CODE_TTL, on_enqueue_failure=release)
@@ -200,7 +212,7 @@ def send_code(
                 )
                 uncertain = True
             else:
-                release(keep_cooldown=exc.rate_limited)
+                release(keep_cooldown=exc.rate_limited, error=exc)
                 if exc.rate_limited:
                     logger.warning(
                         "provider refused the %s SMS to %s as too frequent (%s)",
@@ -283,6 +295,8 @@ def verify_code(phone: str, code: str, purpose: str, *, request: Any = None) -> 
     )
     if result.status == OK:
         logger.info("verification code accepted for %s (%s)", _mask(e164), purpose)
+        if _test_code(e164) is None:
+            guard.verified(e164, purpose)
         signals.code_verified.send(sender=check_code, phone=e164, purpose=purpose, request=request)
         return VerifiedCode(e164, purpose, hashed, result.expires_ms)
     if result.status == EXPIRED:

@@ -122,6 +122,60 @@ class Keys:
         )
 
 
+@dataclass(frozen=True)
+class GuardStep:
+    """One send's pass through the pumping guard and the traffic counters
+    (:meth:`VerificationStore.guard_send`), built by :mod:`django_smsverify.guard`.
+
+    Counter hashes map a field to a count. ``burst_keys`` and ``conv_keys``
+    are the guard's time buckets, newest first; the day and hour hashes hold
+    the statistics (:mod:`django_smsverify.stats`) and each region's sends of
+    the day. A limit of 0 is off.
+    """
+
+    block_key: str
+    day_key: str
+    hour_key: str
+    burst_keys: tuple[str, ...]
+    conv_keys: tuple[str, ...]
+    prefix: str
+    region: str
+    #: Statistics field the send counts in ('' when statistics are off), and
+    #: the start of the field a refusal counts in.
+    sent_field: str
+    refused_field: str
+    enforce: bool
+    burst_limit: int
+    cool_off_ms: int
+    region_cap: int
+    day_end_ms: int
+    grace_buckets: int
+    prefix_min_sends: int
+    prefix_min_permille: int
+    region_min_sends: int
+    region_min_permille: int
+    conv_bucket_ms: int
+    burst_ttl_ms: int
+    conv_ttl_ms: int
+    day_ttl_ms: int
+    hour_ttl_ms: int
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """The bucket fields of this step's prefix and region."""
+        return {
+            "prefix_sent": f"s|p|{self.prefix}",
+            "prefix_verified": f"v|p|{self.prefix}",
+            "region_sent": f"s|r|{self.region}",
+            "region_verified": f"v|r|{self.region}",
+            "region_day": f"rs|{self.region}",
+        }
+
+
+#: One change of a counter hash: ``(key, field, delta)``.
+Increment = tuple[str, str, int]
+
+
 class VerificationStore(ABC):
     """Atomic operations on verification state. ``now_ms`` is the app's clock in ms.
 
@@ -177,6 +231,26 @@ class VerificationStore(ABC):
     def refund(self, keys: Sequence[str], now_ms: int) -> None:
         """Uncount one use of each counter in ``keys``, keeping its window (for a
         use that turned out not to count, such as a login that succeeded)."""
+
+    @abstractmethod
+    def guard_send(self, step: GuardStep, now_ms: int) -> tuple[str, int]:
+        """In one atomic step: unless ``step.enforce`` is off, refuse the send
+        when its prefix is blocked, its region is at its daily cap, its prefix
+        is over its burst limit (which blocks the prefix) or the conversion of
+        its prefix or region is too low; otherwise count it. Return ``("", 0)``
+        when the send may go on, else the rule that refused it and the
+        milliseconds until it may succeed (a refusal counts in the
+        statistics as ``refused``, nothing else)."""
+
+    @abstractmethod
+    def ops_add(self, changes: Sequence[Increment], ttls: dict[str, int], now_ms: int) -> None:
+        """Add each ``(key, field, delta)`` to its counter hash and let each key
+        in ``ttls`` live that many more milliseconds. Not atomic as a whole
+        (one round trip); each change is."""
+
+    @abstractmethod
+    def ops_read(self, keys: Sequence[str], now_ms: int) -> list[dict[str, int]]:
+        """The counter hashes at ``keys`` (an empty dict for a missing one)."""
 
 
 def limit_key(scope: str, value: str) -> str:

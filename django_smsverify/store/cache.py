@@ -32,6 +32,8 @@ from django_smsverify.store.base import (
     MISMATCH,
     OK,
     CheckResult,
+    GuardStep,
+    Increment,
     Keys,
     Limit,
     SendPolicy,
@@ -214,3 +216,108 @@ class CacheStore(VerificationStore):
             for key, (count, expires) in self._get_many(list(keys), now_ms).items():
                 if count > 0:
                     self._set(key, count - 1, expires, now_ms)
+
+    # The pumping guard and counters ------------------------------------------
+    # Counter hashes are (dict, expires_ms) values like every other key.
+
+    def _hashes(self, keys: Sequence[str], now_ms: int) -> dict[str, tuple[dict[str, int], int]]:
+        return {
+            key: value
+            for key, value in self._get_many(list(keys), now_ms).items()
+            if isinstance(value[0], dict)
+        }
+
+    def guard_send(self, step: GuardStep, now_ms: int) -> tuple[str, int]:
+        f = step.fields
+        with _lock:
+            hashes = self._hashes(
+                [step.day_key, step.hour_key, *step.burst_keys, *step.conv_keys], now_ms
+            )
+
+            def get(key: str, field: str) -> int:
+                return int(hashes.get(key, ({}, 0))[0].get(field, 0))
+
+            def refuse(rule: str, wait: int) -> tuple[str, int]:
+                if step.refused_field:
+                    self._add_locked(
+                        [
+                            (step.day_key, step.refused_field + rule, 1),
+                            (step.hour_key, step.refused_field + rule, 1),
+                        ],
+                        {step.day_key: step.day_ttl_ms, step.hour_key: step.hour_ttl_ms},
+                        now_ms,
+                    )
+                return rule, max(1, wait)
+
+            if step.enforce:
+                blocked = self._get_many([step.block_key], now_ms).get(step.block_key)
+                if blocked is not None:
+                    return refuse("prefix_blocked", blocked[1] - now_ms)
+                if step.region_cap and get(step.day_key, f["region_day"]) >= step.region_cap:
+                    return refuse("region_cap", step.day_end_ms - now_ms)
+                if step.burst_limit:
+                    recent = sum(get(k, f["prefix_sent"]) for k in step.burst_keys)
+                    if recent >= step.burst_limit:
+                        self._set(step.block_key, 1, now_ms + step.cool_off_ms, now_ms)
+                        return refuse("prefix_burst", step.cool_off_ms)
+                counted = step.conv_keys[step.grace_buckets :]
+                for rule, min_sends, permille, sent, verified in (
+                    (
+                        "prefix_conversion",
+                        step.prefix_min_sends,
+                        step.prefix_min_permille,
+                        f["prefix_sent"],
+                        f["prefix_verified"],
+                    ),
+                    (
+                        "region_conversion",
+                        step.region_min_sends,
+                        step.region_min_permille,
+                        f["region_sent"],
+                        f["region_verified"],
+                    ),
+                ):
+                    sends = sum(get(k, sent) for k in counted)
+                    verifies = sum(get(k, verified) for k in step.conv_keys)
+                    if min_sends and sends >= min_sends and verifies * 1000 < permille * sends:
+                        return refuse(rule, step.conv_bucket_ms)
+            changes: list[Increment] = [(step.day_key, f["region_day"], 1)]
+            ttls = {step.day_key: step.day_ttl_ms}
+            if step.burst_keys:
+                changes.append((step.burst_keys[0], f["prefix_sent"], 1))
+                ttls[step.burst_keys[0]] = step.burst_ttl_ms
+            if step.conv_keys:
+                changes += [
+                    (step.conv_keys[0], f["prefix_sent"], 1),
+                    (step.conv_keys[0], f["region_sent"], 1),
+                ]
+                ttls[step.conv_keys[0]] = step.conv_ttl_ms
+            if step.sent_field:
+                changes += [(step.day_key, step.sent_field, 1), (step.hour_key, step.sent_field, 1)]
+                ttls[step.hour_key] = step.hour_ttl_ms
+            self._add_locked(changes, ttls, now_ms)
+            return "", 0
+
+    def _add_locked(self, changes: Sequence[Increment], ttls: dict[str, int], now_ms: int) -> None:
+        keys = list(dict.fromkeys([key for key, _field, _delta in changes] + list(ttls)))
+        hashes = self._hashes(keys, now_ms)
+        updated: dict[str, tuple[dict[str, int], int]] = {}
+        for key in keys:
+            data, expires = hashes.get(key, ({}, 0))
+            updated[key] = (dict(data), expires)
+        for key, field, delta in changes:
+            updated[key][0][field] = updated[key][0].get(field, 0) + delta
+        for key, (data, expires) in updated.items():
+            if key in ttls:
+                expires = now_ms + ttls[key]
+            if expires > now_ms:
+                self._set(key, data, expires, now_ms)
+
+    def ops_add(self, changes: Sequence[Increment], ttls: dict[str, int], now_ms: int) -> None:
+        if changes:
+            with _lock:
+                self._add_locked(changes, ttls, now_ms)
+
+    def ops_read(self, keys: Sequence[str], now_ms: int) -> list[dict[str, int]]:
+        hashes = self._hashes(keys, now_ms)
+        return [dict(hashes[key][0]) if key in hashes else {} for key in keys]

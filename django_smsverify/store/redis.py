@@ -45,6 +45,8 @@ from django_smsverify.store.base import (
     HOUR_MS,
     LOCKED,
     CheckResult,
+    GuardStep,
+    Increment,
     Keys,
     Limit,
     SendPolicy,
@@ -214,6 +216,80 @@ return 0
 """
 )
 
+# The pumping guard and the traffic counters (see GuardStep).
+# KEYS: block, day, hour, then NB burst buckets and NC conversion buckets, newest first
+# ARGV: now, nb, nc, enforce, sent_field, refused_field, prefix_sent, prefix_verified,
+#   region_sent, region_verified, region_day, burst_limit, cool_off, region_cap,
+#   day_end, grace_buckets, prefix_min_sends, prefix_min_permille,
+#   region_min_sends, region_min_permille, conv_bucket_ms,
+#   burst_ttl, conv_ttl, day_ttl, hour_ttl
+GUARD_SCRIPT = (
+    _LUA_HELPERS
+    + """
+local nb, nc = tonumber(ARGV[2]), tonumber(ARGV[3])
+local ps, pv, rs, rv, rday = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local function num(v) return tonumber(v) or 0 end
+local function stat(field)
+  redis.call('HINCRBY', KEYS[2], field, 1)
+  redis.call('PEXPIRE', KEYS[2], ARGV[24])
+  redis.call('HINCRBY', KEYS[3], field, 1)
+  redis.call('PEXPIRE', KEYS[3], ARGV[25])
+end
+local function refuse(rule, wait)
+  if ARGV[6] ~= '' then stat(ARGV[6] .. rule) end
+  return {0, rule, wait}
+end
+if ARGV[4] == '1' then
+  local _, blocked = read(KEYS[1])
+  if blocked > 0 then return refuse('prefix_blocked', blocked - now) end
+  local cap = num(ARGV[14])
+  if cap > 0 and num(redis.call('HGET', KEYS[2], rday)) >= cap then
+    return refuse('region_cap', num(ARGV[15]) - now)
+  end
+  local burst = num(ARGV[12])
+  if burst > 0 then
+    local n = 0
+    for i = 4, 3 + nb do n = n + num(redis.call('HGET', KEYS[i], ps)) end
+    if n >= burst then
+      put(KEYS[1], 1, now + num(ARGV[13]))
+      return refuse('prefix_burst', num(ARGV[13]))
+    end
+  end
+  local grace = num(ARGV[16])
+  local psent, pver, rsent, rver = 0, 0, 0, 0
+  for j = 1, nc do
+    local v = redis.call('HMGET', KEYS[3 + nb + j], ps, pv, rs, rv)
+    if j > grace then
+      psent = psent + num(v[1])
+      rsent = rsent + num(v[3])
+    end
+    pver = pver + num(v[2])
+    rver = rver + num(v[4])
+  end
+  local pmin, rmin = num(ARGV[17]), num(ARGV[19])
+  if pmin > 0 and psent >= pmin and pver * 1000 < num(ARGV[18]) * psent then
+    return refuse('prefix_conversion', num(ARGV[21]))
+  end
+  if rmin > 0 and rsent >= rmin and rver * 1000 < num(ARGV[20]) * rsent then
+    return refuse('region_conversion', num(ARGV[21]))
+  end
+end
+if nb > 0 then
+  redis.call('HINCRBY', KEYS[4], ps, 1)
+  redis.call('PEXPIRE', KEYS[4], ARGV[22])
+end
+if nc > 0 then
+  redis.call('HINCRBY', KEYS[4 + nb], ps, 1)
+  redis.call('HINCRBY', KEYS[4 + nb], rs, 1)
+  redis.call('PEXPIRE', KEYS[4 + nb], ARGV[23])
+end
+redis.call('HINCRBY', KEYS[2], rday, 1)
+redis.call('PEXPIRE', KEYS[2], ARGV[24])
+if ARGV[5] ~= '' then stat(ARGV[5]) end
+return {1, '', 0}
+"""
+)
+
 
 class _Script:
     """A Lua script called by SHA (EVALSHA), loaded with EVAL only when Redis lacks it.
@@ -299,6 +375,7 @@ _check = _Script(CHECK_SCRIPT)
 _restore = _Script(RESTORE_SCRIPT)
 _hit = _Script(HIT_SCRIPT)
 _refund = _Script(REFUND_SCRIPT)
+_guard = _Script(GUARD_SCRIPT)
 
 
 def _text(value: Any) -> str:
@@ -398,6 +475,78 @@ class RedisStore(VerificationStore):
     def refund(self, keys: Sequence[str], now_ms: int) -> None:
         if keys:
             self._run(_refund, list(keys), [now_ms])
+
+    def guard_send(self, step: GuardStep, now_ms: int) -> tuple[str, int]:
+        f = step.fields
+        ok, rule, wait = self._run(
+            _guard,
+            [step.block_key, step.day_key, step.hour_key, *step.burst_keys, *step.conv_keys],
+            [
+                now_ms,
+                len(step.burst_keys),
+                len(step.conv_keys),
+                "1" if step.enforce else "0",
+                step.sent_field,
+                step.refused_field,
+                f["prefix_sent"],
+                f["prefix_verified"],
+                f["region_sent"],
+                f["region_verified"],
+                f["region_day"],
+                step.burst_limit,
+                step.cool_off_ms,
+                step.region_cap,
+                step.day_end_ms,
+                step.grace_buckets,
+                step.prefix_min_sends,
+                step.prefix_min_permille,
+                step.region_min_sends,
+                step.region_min_permille,
+                step.conv_bucket_ms,
+                step.burst_ttl_ms,
+                step.conv_ttl_ms,
+                step.day_ttl_ms,
+                step.hour_ttl_ms,
+            ],
+        )
+        if int(ok):
+            return "", 0
+        return _text(rule), max(1, int(wait))
+
+    def _pipeline(self, build: Callable[[Any], None]) -> list[Any]:
+        # Plain pipelining, no MULTI: one round trip, and on a cluster the
+        # client splits it by slot.
+        try:
+            pipe = self._client_getter().pipeline(transaction=False)
+            build(pipe)
+            return list(pipe.execute())
+        except Exception as exc:
+            if not _is_connection_error(exc):
+                raise
+            logger.error("verification store unavailable: %s", type(exc).__name__)
+            raise ServiceUnavailable() from exc
+
+    def ops_add(self, changes: Sequence[Increment], ttls: dict[str, int], now_ms: int) -> None:
+        if not changes:
+            return
+
+        def build(pipe: Any) -> None:
+            for key, field, delta in changes:
+                pipe.hincrby(self.cache.make_key(key), field, delta)
+            for key, ttl in ttls.items():
+                pipe.pexpire(self.cache.make_key(key), max(1, int(ttl)))
+
+        self._pipeline(build)
+
+    def ops_read(self, keys: Sequence[str], now_ms: int) -> list[dict[str, int]]:
+        if not keys:
+            return []
+
+        def build(pipe: Any) -> None:
+            for key in keys:
+                pipe.hgetall(self.cache.make_key(key))
+
+        return [{_text(k): int(v) for k, v in (raw or {}).items()} for raw in self._pipeline(build)]
 
 
 def _is_connection_error(exc: BaseException) -> bool:

@@ -1,0 +1,232 @@
+"""The SMS-pumping guard, and the counting of sends that goes with it.
+
+SMS pumping (toll fraud): bots ask for codes to ranges of numbers whose
+carriers pay the attacker a share, and never verify them. Each number, each
+client address and each session stays under every per-key limit, so the
+guard looks at traffic as a whole, by number *prefix* (country code and the
+first ``PREFIX_DIGITS`` digits) and by region:
+
+- a burst of sends to one prefix blocks it for a cool-off;
+- each region (but ``DEFAULT_REGION``, by default) has a daily cap;
+- a prefix or region whose conversion (codes verified ÷ codes sent) over the
+  last window is low, with enough volume, gets no more sends until it
+  recovers.
+
+Every send goes through :func:`enter` before the send step: one store round
+trip that decides and, when the send may go on, counts it (in the guard's
+time buckets and in :mod:`django_smsverify.stats`). When the send then does
+not happen (a cooldown refuses it, the provider fails) :func:`give_back`
+uncounts it; :func:`verified` counts a code that passed. The windows are
+buckets of a tenth (burst) or a twelfth (conversion) of the window, so a
+window slides in those steps.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import phonenumbers
+
+from django_smsverify import signals, stats
+from django_smsverify.conf import GuardSettings, app_settings
+from django_smsverify.exceptions import RateLimited, SmsSendError
+from django_smsverify.store import get_store
+from django_smsverify.store.base import DAY_MS, GuardStep, Increment, now_ms
+
+logger = logging.getLogger("django_smsverify.guard")
+
+_TAG = "smsverify:{ops}"
+BURST_BUCKETS = 10
+CONVERSION_BUCKETS = 12
+
+
+@lru_cache(maxsize=4096)
+def number_parts(e164: str, digits: int) -> tuple[str, str]:
+    """``(prefix, region)`` of an E.164 number: ``("+86138001", "CN")``.
+
+    The prefix is the country code and the first ``digits`` digits of the
+    national significant number; the region is ``"ZZ"`` when unknown.
+    """
+    number = phonenumbers.parse(e164, None)
+    national = phonenumbers.national_significant_number(number)
+    region = phonenumbers.region_code_for_number(number) or "ZZ"
+    return f"+{number.country_code}{national[:digits]}", region
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A send that :func:`enter` counted, for :func:`give_back`."""
+
+    step: GuardStep
+    now: int
+    purpose: str
+    event: str
+
+
+def _bucket_keys(kind: str, window_ms: int, parts: int, now: int) -> tuple[str, ...]:
+    size = max(1000, window_ms // parts)
+    index = now // size
+    # The size is in the key so that a changed window never reads buckets of
+    # another size.
+    return tuple(f"{_TAG}:{kind}:{size}:{index - i}" for i in range(parts))
+
+
+def _bucket_size(window_ms: int, parts: int) -> int:
+    return max(1000, window_ms // parts)
+
+
+def build_step(
+    e164: str, purpose: str, event: str, config: GuardSettings, now: int, *, count_stats: bool
+) -> GuardStep:
+    """The :class:`~django_smsverify.store.base.GuardStep` of one send."""
+    prefix, region = number_parts(e164, int(config.PREFIX_DIGITS))
+    burst_ms = int(config.PREFIX_WINDOW) * 1000
+    conv_ms = int(config.CONVERSION_WINDOW) * 1000
+    conv_size = _bucket_size(conv_ms, CONVERSION_BUCKETS)
+    burst_size = _bucket_size(burst_ms, BURST_BUCKETS)
+    burst_limit = int(config.PREFIX_BURST or 0)
+    grace = -(-int(config.CONVERSION_GRACE) * 1000 // conv_size) if config.CONVERSION_GRACE else 0
+    return GuardStep(
+        block_key=f"{_TAG}:block:{prefix}",
+        day_key=stats.day_key(now),
+        hour_key=stats.hour_key(now),
+        burst_keys=_bucket_keys("b", burst_ms, BURST_BUCKETS, now) if burst_limit else (),
+        conv_keys=_bucket_keys("c", conv_ms, CONVERSION_BUCKETS, now),
+        prefix=prefix,
+        region=region,
+        sent_field=stats.field_name(event, purpose, region) if count_stats else "",
+        refused_field=stats.field_name("refused", purpose, region, "guard:") if count_stats else "",
+        enforce=bool(config.ENABLED),
+        burst_limit=burst_limit,
+        cool_off_ms=int(config.PREFIX_COOL_OFF) * 1000,
+        region_cap=config.region_cap(region, app_settings.DEFAULT_REGION.upper()),
+        day_end_ms=now - now % DAY_MS + DAY_MS,
+        grace_buckets=min(grace, CONVERSION_BUCKETS),
+        prefix_min_sends=int(config.PREFIX_MIN_SENDS or 0),
+        prefix_min_permille=round(float(config.PREFIX_MIN_CONVERSION) * 1000),
+        region_min_sends=int(config.REGION_MIN_SENDS or 0),
+        region_min_permille=round(float(config.REGION_MIN_CONVERSION) * 1000),
+        conv_bucket_ms=conv_size,
+        burst_ttl_ms=burst_size * (BURST_BUCKETS + 1),
+        conv_ttl_ms=conv_size * (CONVERSION_BUCKETS + 1),
+        day_ttl_ms=stats.DAY_TTL_MS,
+        hour_ttl_ms=stats.HOUR_TTL_MS,
+    )
+
+
+def enter(e164: str, purpose: str, *, notice: bool = False, request: Any = None) -> Ticket | None:
+    """Let one send to ``e164`` through the guard, counting it, or refuse it.
+
+    Returns a :class:`Ticket` for :func:`give_back` (``None`` when neither the
+    guard nor the statistics are on). Raises
+    :class:`~django_smsverify.exceptions.RateLimited` (scope ``"guard"``,
+    whose message does not say which rule fired) after sending
+    :data:`~django_smsverify.signals.pumping_suspected` and logging a warning,
+    or ``ServiceUnavailable`` when the store is down.
+    """
+    config = app_settings.PUMPING_GUARD
+    count_stats = app_settings.STATS
+    if not config and not count_stats:
+        return None
+    now = now_ms()
+    event = "notice" if notice else "sent"
+    step = build_step(e164, purpose, event, config, now, count_stats=count_stats)
+    rule, wait_ms = get_store().guard_send(step, now)
+    if not rule:
+        return Ticket(step, now, purpose, event)
+    logger.warning(
+        "pumping guard refused a %s SMS to prefix %s (%s, %s): %s; retry after %d s",
+        purpose,
+        step.prefix,
+        step.region,
+        event,
+        rule,
+        -(-wait_ms // 1000),
+    )
+    signals.pumping_suspected.send(
+        sender=enter,
+        rule=rule,
+        phone=e164,
+        prefix=step.prefix,
+        region=step.region,
+        purpose=purpose,
+        retry_after=-(-wait_ms // 1000),
+        request=request,
+    )
+    raise RateLimited(wait_ms / 1000, scope="guard")
+
+
+def give_back(
+    ticket: Ticket | None,
+    *,
+    refused: str | None = None,
+    failed: SmsSendError | None = None,
+) -> None:
+    """Uncount a send :func:`enter` counted that did not happen, and count why:
+    ``refused`` names the limit that refused it, ``failed`` is the provider's
+    error. Never raises (a counter must not turn a refusal into a 500)."""
+    if ticket is None:
+        return
+    step, now = ticket.step, ticket.now
+    f = step.fields
+    changes: list[Increment] = [(step.day_key, f["region_day"], -1)]
+    if step.burst_keys:
+        changes.append((step.burst_keys[0], f["prefix_sent"], -1))
+    if step.conv_keys:
+        changes += [
+            (step.conv_keys[0], f["prefix_sent"], -1),
+            (step.conv_keys[0], f["region_sent"], -1),
+        ]
+    expiry: dict[str, int] = {}
+    if step.sent_field:
+        changes += stats.increments(ticket.event, ticket.purpose, step.region, when=now, delta=-1)
+        if refused:
+            changes += stats.increments("refused", ticket.purpose, step.region, refused, when=now)
+        if failed is not None:
+            changes += stats.increments(
+                "failed", ticket.purpose, step.region, failure_detail(failed), when=now
+            )
+        expiry.update(stats.ttls(now))
+    stats.count_quietly(changes, expiry, now)
+
+
+def failure_detail(error: SmsSendError) -> str:
+    """``provider:code`` of a failed send, for the ``failed`` counters."""
+    provider = error.provider or "unknown"
+    return f"{provider}:{error.provider_code or getattr(error, 'code', '') or 'error'}"
+
+
+def count_failure(e164: str, purpose: str, error: SmsSendError) -> None:
+    """Count a send that failed after it was handed off (a Celery task gave
+    up). Never raises."""
+    if not app_settings.STATS:
+        return
+    now = now_ms()
+    _prefix, region = number_parts(e164, 1)
+    stats.count_quietly(
+        stats.increments("failed", purpose, region, failure_detail(error), when=now),
+        stats.ttls(now),
+        now,
+    )
+
+
+def verified(e164: str, purpose: str) -> None:
+    """Count a code that passed its check, for the conversion rules and the
+    statistics. Never raises."""
+    config = app_settings.PUMPING_GUARD
+    count_stats = app_settings.STATS
+    if not config and not count_stats:
+        return
+    now = now_ms()
+    prefix, region = number_parts(e164, int(config.PREFIX_DIGITS))
+    conv_ms = int(config.CONVERSION_WINDOW) * 1000
+    bucket = _bucket_keys("c", conv_ms, CONVERSION_BUCKETS, now)[0]
+    changes: list[Increment] = [(bucket, f"v|p|{prefix}", 1), (bucket, f"v|r|{region}", 1)]
+    expiry = {bucket: _bucket_size(conv_ms, CONVERSION_BUCKETS) * (CONVERSION_BUCKETS + 1)}
+    if count_stats:
+        changes += stats.increments("verified", purpose, region, when=now)
+        expiry.update(stats.ttls(now))
+    stats.count_quietly(changes, expiry, now)
