@@ -86,7 +86,7 @@ DEFAULTS: dict[str, Any] = {
     "PUMPING_GUARD": {
         "ENABLED": True,
         "PREFIX_DIGITS": 6,
-        "PREFIX_BURST": 10,
+        "PREFIX_BURST": 5,
         "PREFIX_WINDOW": 600,
         "PREFIX_COOL_OFF": 3600,
         "REGION_DAILY_CAPS": None,
@@ -706,10 +706,12 @@ class AppSettings:
           and this many digits of the national number after it
           (``+86 138001``: a block of 100,000 Chinese mobile numbers;
           ``+1 415555``: one US exchange of 10,000).
-        - ``PREFIX_BURST`` (``10``) and ``PREFIX_WINDOW`` (``600``): more than
+        - ``PREFIX_BURST`` (``5``) and ``PREFIX_WINDOW`` (``600``): more than
           ``PREFIX_BURST`` codes to one prefix within ``PREFIX_WINDOW``
           seconds (a sliding window) blocks the prefix for
-          ``PREFIX_COOL_OFF`` (``3600``) seconds. ``None`` turns it off.
+          ``PREFIX_COOL_OFF`` (``3600``) seconds, twice as long for each
+          further burst within a day of the last block (at most a day).
+          ``None`` turns it off.
         - ``REGION_DAILY_CAPS`` (``None``): sends per UTC day to the numbers
           of one region, as ``{"CN": None, "US": 200, "*": 1000}`` (``"*"``
           is every region not named; ``None`` or ``0``: no cap). The default,

@@ -74,9 +74,9 @@ def test_number_parts():
 
 def test_a_pumping_run_is_stopped_by_the_prefix_burst_limit(refusals, caplog):
     sent, refused = run(block("170012", 100))
-    assert len(sent) == 10  # PREFIX_BURST
-    assert len(django_smsverify.outbox) == 10
-    assert len(refused) == 90
+    assert len(sent) == 5  # PREFIX_BURST
+    assert len(django_smsverify.outbox) == 5
+    assert len(refused) == 95
     # Answered like any other limit: the scope says "guard", the message
     # does not say which rule, and the wait is the cool-off.
     assert {exc.scope for exc in refused} == {"guard"}
@@ -86,26 +86,33 @@ def test_a_pumping_run_is_stopped_by_the_prefix_burst_limit(refusals, caplog):
     assert refusals[0]["prefix"] == "+86170012"
     assert refusals[0]["region"] == "CN"
     assert {r["rule"] for r in refusals[1:]} == {"prefix_blocked"}
-    assert len(refusals) == 90
+    assert len(refusals) == 95
     assert "pumping guard refused" in caplog.text and "+86170012" in caplog.text
     # Other blocks are not affected.
     assert run(block("139001", 3))[0] == block("139001", 3)
 
 
-def test_the_block_lasts_the_cool_off_and_the_window_slides(clock):
+def test_the_block_lasts_the_cool_off_and_doubles_for_a_second_burst(clock, refusals):
     run(block("170012", 11))
     clock(3599)
     assert run(block("170012", 1, start=50))[0] == []
     clock(2)
     # The cool-off is over and the burst's sends have left the 10-minute window.
-    assert len(run(block("170012", 10, start=60))[0]) == 10
+    sent, refused = run(block("170012", 10, start=60))
+    assert len(sent) == 5
+    # A second burst within a day of the first block: twice the cool-off.
+    assert refused[0].retry_after == 7200
+    assert refusals[-len(refused)]["rule"] == "prefix_burst"
+    clock(7201)
+    sent, refused = run(block("170012", 10, start=80))
+    assert (len(sent), refused[0].retry_after) == (5, 14400)
 
 
 def test_sends_spread_over_time_are_not_a_burst(clock, settings):
     settings.SMSVERIFY = {"PUMPING_GUARD": {"PREFIX_MIN_SENDS": None}}
     for i in range(30):
         assert run(block("170012", 1, start=i))[0], i
-        clock(70)  # 30 sends in 35 minutes: at most 9 in any 10 minutes
+        clock(150)  # 30 sends in 75 minutes: at most 5 in any 10 minutes
 
 
 def test_sends_refused_by_other_limits_do_not_count_as_a_burst():
@@ -115,7 +122,7 @@ def test_sends_refused_by_other_limits_do_not_count_as_a_burst():
         with pytest.raises(RateLimited) as info:
             verification.send_code(phone, "register", ip=ip(0))
         assert info.value.scope == "cooldown"
-    assert len(run(block("170012", 9, start=1))[0]) == 9
+    assert len(run(block("170012", 4, start=1))[0]) == 4
 
 
 def test_failed_sends_do_not_count(settings):
@@ -124,7 +131,7 @@ def test_failed_sends_do_not_count(settings):
         with pytest.raises(SmsSendError):
             verification.send_code(phone, "register", ip=ip(0))
     settings.SMS_BACKEND = "django_smsverify.backends.locmem.SmsBackend"
-    assert len(run(block("170012", 10, start=20))[0]) == 10
+    assert len(run(block("170012", 5, start=20))[0]) == 5
 
 
 def test_regions_other_than_the_default_are_capped_per_day(refusals, clock, settings):
@@ -237,8 +244,8 @@ def test_concurrent_sends_to_one_block_stop_at_the_burst_limit(store_cache, sett
         t.start()
     for t in threads:
         t.join()
-    assert results.count("sent") == 10
-    assert len(django_smsverify.outbox) == 10
+    assert results.count("sent") == 5
+    assert len(django_smsverify.outbox) == 5
 
 
 def test_the_page_answers_429_with_retry_after_and_no_rule(settings):

@@ -249,17 +249,25 @@ class CacheStore(VerificationStore):
                     )
                 return rule, max(1, wait)
 
+            # The block is (strikes, blocked_until) and outlives the block by
+            # a day, so that a prefix bursting again soon after is blocked
+            # twice as long.
+            strikes, blocked = 0, 0
+            stored = self._get_many([step.block_key], now_ms).get(step.block_key)
+            if stored is not None and isinstance(stored[0], tuple):
+                strikes, blocked = stored[0]
             if step.enforce:
-                blocked = self._get_many([step.block_key], now_ms).get(step.block_key)
-                if blocked is not None:
-                    return refuse("prefix_blocked", blocked[1] - now_ms)
+                if blocked > now_ms:
+                    return refuse("prefix_blocked", blocked - now_ms)
                 if step.region_cap and get(step.day_key, f["region_day"]) >= step.region_cap:
                     return refuse("region_cap", step.day_end_ms - now_ms)
                 if step.burst_limit:
                     recent = sum(get(k, f["prefix_sent"]) for k in step.burst_keys)
                     if recent >= step.burst_limit:
-                        self._set(step.block_key, 1, now_ms + step.cool_off_ms, now_ms)
-                        return refuse("prefix_burst", step.cool_off_ms)
+                        cool = min(step.cool_off_ms * 2 ** min(strikes, 20), DAY_MS)
+                        until = now_ms + cool
+                        self._set(step.block_key, (strikes + 1, until), until + DAY_MS, now_ms)
+                        return refuse("prefix_burst", cool)
                 counted = step.conv_keys[step.grace_buckets :]
                 for rule, min_sends, permille, sent, verified in (
                     (

@@ -239,9 +239,16 @@ local function refuse(rule, wait)
   if ARGV[6] ~= '' then stat(ARGV[6] .. rule) end
   return {0, rule, wait}
 end
+-- The block key is "strikes:blocked_until" and outlives the block by a day,
+-- so that a prefix bursting again soon after is blocked twice as long.
+local strikes, blocked = 0, 0
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local a, b = string.match(raw, '^(%%d+):(%%d+)$')
+  strikes, blocked = tonumber(a) or 0, tonumber(b) or 0
+end
 if ARGV[4] == '1' then
-  local _, blocked = read(KEYS[1])
-  if blocked > 0 then return refuse('prefix_blocked', blocked - now) end
+  if blocked > now then return refuse('prefix_blocked', blocked - now) end
   local cap = num(ARGV[14])
   if cap > 0 and num(redis.call('HGET', KEYS[2], rday)) >= cap then
     return refuse('region_cap', num(ARGV[15]) - now)
@@ -251,8 +258,10 @@ if ARGV[4] == '1' then
     local n = 0
     for i = 4, 3 + nb do n = n + num(redis.call('HGET', KEYS[i], ps)) end
     if n >= burst then
-      put(KEYS[1], 1, now + num(ARGV[13]))
-      return refuse('prefix_burst', num(ARGV[13]))
+      local cool = math.min(num(ARGV[13]) * 2 ^ math.min(strikes, 20), %(day)d)
+      redis.call('SET', KEYS[1], string.format('%%d:%%d', strikes + 1, now + cool),
+        'PX', cool + %(day)d)
+      return refuse('prefix_burst', cool)
     end
   end
   local grace = num(ARGV[16])
@@ -288,7 +297,22 @@ redis.call('PEXPIRE', KEYS[2], ARGV[24])
 if ARGV[5] ~= '' then stat(ARGV[5]) end
 return {1, '', 0}
 """
+    % {"day": DAY_MS}
 )
+
+# KEYS: the counter hashes    ARGV: n, then n (key index, field, delta), then a ttl per key
+OPS_ADD_SCRIPT = """
+local n = tonumber(ARGV[1])
+for i = 0, n - 1 do
+  local k = tonumber(ARGV[2 + i * 3])
+  redis.call('HINCRBY', KEYS[k], ARGV[3 + i * 3], ARGV[4 + i * 3])
+end
+for k = 1, #KEYS do
+  local ttl = tonumber(ARGV[2 + n * 3 + k - 1])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[k], ttl) end
+end
+return 0
+"""
 
 
 class _Script:
@@ -376,6 +400,7 @@ _restore = _Script(RESTORE_SCRIPT)
 _hit = _Script(HIT_SCRIPT)
 _refund = _Script(REFUND_SCRIPT)
 _guard = _Script(GUARD_SCRIPT)
+_ops_add = _Script(OPS_ADD_SCRIPT)
 
 
 def _text(value: Any) -> str:
@@ -529,14 +554,15 @@ class RedisStore(VerificationStore):
     def ops_add(self, changes: Sequence[Increment], ttls: dict[str, int], now_ms: int) -> None:
         if not changes:
             return
-
-        def build(pipe: Any) -> None:
-            for key, field, delta in changes:
-                pipe.hincrby(self.cache.make_key(key), field, delta)
-            for key, ttl in ttls.items():
-                pipe.pexpire(self.cache.make_key(key), max(1, int(ttl)))
-
-        self._pipeline(build)
+        # One script call: one round trip and one reply to parse (a pipeline
+        # of the same commands costs a reply each).
+        keys = list(dict.fromkeys([key for key, _field, _delta in changes] + list(ttls)))
+        index = {key: i + 1 for i, key in enumerate(keys)}
+        args: list[Any] = [len(changes)]
+        for key, field, delta in changes:
+            args += [index[key], field, delta]
+        args += [int(ttls.get(key, 0)) for key in keys]
+        self._run(_ops_add, keys, args)
 
     def ops_read(self, keys: Sequence[str], now_ms: int) -> list[dict[str, int]]:
         if not keys:
