@@ -178,11 +178,18 @@ class GuardSettings:
     def __bool__(self) -> bool:
         return bool(self.ENABLED)
 
-    def region_cap(self, region: str, default_region: str) -> int:
-        """Sends allowed per UTC day to numbers of ``region``; 0 is no cap."""
+    def region_cap(self, region: str, default_region: str, *, all_allowed: bool = True) -> int:
+        """Sends allowed per UTC day to numbers of ``region``; 0 is no cap.
+
+        ``all_allowed`` says that ``ALLOWED_REGIONS`` is ``"__all__"``: only
+        then does the default (``REGION_DAILY_CAPS = None``) cap anything,
+        since regions a site names one by one are regions it chose.
+        """
         caps = self.REGION_DAILY_CAPS
         if caps is None:
-            return 0 if region == default_region else DEFAULT_FOREIGN_DAILY_CAP
+            if region == default_region or not all_allowed:
+                return 0
+            return DEFAULT_FOREIGN_DAILY_CAP
         cap = caps.get(region, caps.get("*"))
         return int(cap or 0)
 
@@ -715,7 +722,9 @@ class AppSettings:
         - ``REGION_DAILY_CAPS`` (``None``): sends per UTC day to the numbers
           of one region, as ``{"CN": None, "US": 200, "*": 1000}`` (``"*"``
           is every region not named; ``None`` or ``0``: no cap). The default,
-          ``None``, caps every region but ``DEFAULT_REGION`` at 1,000 a day.
+          ``None``, caps every region but ``DEFAULT_REGION`` at 1,000 a day
+          when ``ALLOWED_REGIONS`` is ``"__all__"``, and nothing when the
+          site names its regions (it chose them).
           ``ALLOWED_REGIONS`` stays the hard gate.
         - ``CONVERSION_WINDOW`` (``3600``), ``CONVERSION_GRACE`` (``300``):
           conversion is codes verified ÷ codes sent in the last

@@ -102,7 +102,11 @@ def build_step(
         enforce=bool(config.ENABLED),
         burst_limit=burst_limit,
         cool_off_ms=int(config.PREFIX_COOL_OFF) * 1000,
-        region_cap=config.region_cap(region, app_settings.DEFAULT_REGION.upper()),
+        region_cap=config.region_cap(
+            region,
+            app_settings.DEFAULT_REGION.upper(),
+            all_allowed=app_settings.ALLOWED_REGIONS is None,
+        ),
         day_end_ms=now - now % DAY_MS + DAY_MS,
         grace_buckets=min(grace, CONVERSION_BUCKETS),
         prefix_min_sends=int(config.PREFIX_MIN_SENDS or 0),

@@ -156,6 +156,8 @@ def test_default_caps_spare_the_default_region(settings):
     config = app_settings.PUMPING_GUARD
     assert config.region_cap("CN", "CN") == 0
     assert config.region_cap("GB", "CN") == 1000
+    # Regions the site named one by one are regions it chose.
+    assert config.region_cap("GB", "CN", all_allowed=False) == 0
     settings.SMSVERIFY = {"PUMPING_GUARD": {"REGION_DAILY_CAPS": {"*": 50, "CN": None}}}
     config = app_settings.PUMPING_GUARD
     assert (config.region_cap("CN", "CN"), config.region_cap("GB", "CN")) == (0, 50)
