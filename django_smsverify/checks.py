@@ -4,12 +4,14 @@ routing (``tests/test_routing.py``),
 API, ``E7xx`` pumping guard and traffic counters (``tests/test_guard_checks.py``).
 ``W010`` (a development SMS backend with ``DEBUG`` off) and ``W013``
 (requests without a client address were refused) and ``W014`` (the
-verification Redis may evict keys) are deployment checks: they run only with
+verification Redis may evict keys) and ``W015`` (a shared cache that cannot
+run the atomic store) are deployment checks: they run only with
 ``manage.py check --deploy``. Each id has a test
 (``tests/test_checks.py``; the E4xx ones in ``tests/test_celery_checks.py``, the
 E5xx ones in ``tests/test_api_checks.py``, W010, E301 and E403 in
-``tests/test_site_checks.py``, W014 in ``tests/test_memory_pressure.py``, and E015 in
-``tests/test_prune.py``)."""
+``tests/test_site_checks.py``, W014 in ``tests/test_memory_pressure.py``, W015 in
+``tests/test_shared_cache_warning.py``, E015 in ``tests/test_prune.py``, and E016 in
+``tests/test_key_rotation.py``)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from django_smsverify.conf import (
     PHONE_CHANGE_PROOFS,
     SEND_LIMIT_KEYS,
     app_settings,
+    hash_key_problem,
 )
 
 # NIST SP 800-63B (5.1.3) and OWASP ASVS (2.7) cap out-of-band codes at 10 minutes.
@@ -127,6 +130,56 @@ def check_shared_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             )
         ]
     return []
+
+
+#: What each alias loses on a cache that cannot run the store's scripts (W015).
+_NON_ATOMIC_RISKS = {
+    "CACHE": "codes, resend cooldowns, send quotas and wrong-guess counts are checked and "
+    "updated under a lock that holds within one process only, so across processes "
+    "and servers a code can be accepted twice, a cooldown or quota bypassed, and "
+    "more wrong guesses evaluated than MAX_ATTEMPTS allows",
+    "CAPTCHA_CACHE": "a challenge is checked and ended under a lock that holds within one "
+    "process only, so across processes and servers one solved captcha can be "
+    "accepted more than once",
+}
+
+
+@register(Tags.caches, deploy=True)
+def check_atomic_store(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """A shared cache that cannot run the store's atomic scripts (anything but
+    Redis or Valkey: Memcached, the database or file cache) holds verification
+    state or captcha challenges (W015, ``--deploy`` only). LocMem and Dummy are
+    W004's; a missing alias is E007's."""
+    from django_smsverify.store import is_atomic
+
+    warnings: list[Any] = []
+    seen: set[str] = set()
+    for key in ("CACHE", "CAPTCHA_CACHE"):
+        alias = getattr(app_settings, key)
+        if alias in seen or alias not in settings.CACHES:
+            continue
+        seen.add(alias)
+        backend = str(settings.CACHES[alias].get("BACKEND", ""))
+        if backend.endswith(("locmem.LocMemCache", "dummy.DummyCache")):
+            continue
+        try:
+            backend_class = import_string(backend)
+        except ImportError:
+            continue  # Django reports caches that cannot be imported.
+        if not isinstance(backend_class, type) or is_atomic(backend_class):
+            continue
+        warnings.append(
+            Warning(
+                f"SMSVERIFY[{key!r}] is {alias!r} ({backend}), a cache the app's atomic "
+                f"store cannot run on: {_NON_ATOMIC_RISKS[key]}.",
+                hint="Point it at Redis or Valkey: django-redis, Django's "
+                "django.core.cache.backends.redis.RedisCache or django-valkey (standalone, "
+                "Sentinel or cluster). The generic store is meant for one process: "
+                "development and tests. See docs/deployment.rst.",
+                id="smsverify.W015",
+            )
+        )
+    return warnings
 
 
 @register(Tags.security)
@@ -235,6 +288,23 @@ def check_delivery_records_retention(app_configs: Any = None, **kwargs: Any) -> 
             hint="It is how many days manage.py smsverify_prune keeps SmsDelivery rows, "
             "such as 30. Shorter ages go on the command line: --older-than 12h.",
             id="smsverify.E015",
+        )
+    ]
+
+
+@register(Tags.security)
+def check_hash_key(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """``HASH_KEY`` is ``None``, a key, or a list of the current key and its fallbacks (E016)."""
+    problem = hash_key_problem(app_settings._get("HASH_KEY"))
+    if not problem:
+        return []
+    return [
+        Error(
+            f"SMSVERIFY['HASH_KEY'] {problem}.",
+            hint="Leave it out to key the app's hashes from SECRET_KEY, or set it to a "
+            "secret string such as django.core.management.utils.get_random_secret_key() "
+            "gives; during a rotation, a list of the new key and then the old ones.",
+            id="smsverify.E016",
         )
     ]
 

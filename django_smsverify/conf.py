@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "CACHE": "default",
     # None: captcha challenges share CACHE; see AppSettings.CAPTCHA_CACHE.
     "CAPTCHA_CACHE": None,
+    # None: hashes are keyed from SECRET_KEY; see AppSettings.HASH_KEY.
+    "HASH_KEY": None,
     "DEFAULT_REGION": "CN",
     "ALLOWED_REGIONS": None,
     # True/False is short for {"ENABLED": True/False}; see AppSettings.CAPTCHA.
@@ -288,9 +290,9 @@ class AppSettings:
     def CACHE(self) -> str:
         """Alias in ``CACHES`` that holds all verification state. Default ``"default"``.
 
-        A Redis cache (django-redis or Django's ``RedisCache``) gets the atomic,
-        one-round-trip store; any other cache gets a store that is correct
-        within one process only.
+        A Redis or Valkey cache (django-redis, Django's ``RedisCache`` or
+        django-valkey) gets the atomic, one-round-trip store; any other cache
+        gets a store that is correct within one process only (``smsverify.W015``).
         """
         return str(self._get("CACHE"))
 
@@ -308,6 +310,34 @@ class AppSettings:
         """
         value = self._get("CAPTCHA_CACHE")
         return str(value) if value else self.CACHE
+
+    @property
+    def HASH_KEY(self) -> tuple[str, ...] | None:
+        """The secret the app's keyed hashes derive from, as a tuple of the
+        current key and its fallbacks; ``None`` (the default) when they derive
+        from ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``.
+
+        Those hashes name every number's keys in the store and are all that
+        is stored of a code or a captcha answer. Set ``HASH_KEY`` to a string
+        (say, from :func:`django.core.management.utils.get_random_secret_key`)
+        to keep verification state through a ``SECRET_KEY`` rotation, or to
+        a list ``[current, *fallbacks]`` to rotate it: the first key writes,
+        the others are only read, so that codes, cooldowns, lock-outs and
+        captchas from before the rotation still hold (see
+        ``docs/security.rst``, *Rotating keys*). With ``HASH_KEY`` set,
+        ``SECRET_KEY`` and its fallbacks play no part in these hashes.
+        Anything but a non-empty string or a non-empty list of them is a
+        system-check error (``smsverify.E016``).
+        """
+        value = self._get("HASH_KEY")
+        if value is None:
+            return None
+        problem = hash_key_problem(value)
+        if problem:
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(f"SMSVERIFY['HASH_KEY'] {problem}.")
+        return (value,) if isinstance(value, str) else tuple(value)
 
     @property
     def DEFAULT_REGION(self) -> str:
@@ -751,6 +781,24 @@ class AppSettings:
         else:
             merged["ENABLED"] = bool(value)
         return GuardSettings(**merged)
+
+
+def hash_key_problem(value: Any) -> str:
+    """What is wrong with ``value`` as ``SMSVERIFY["HASH_KEY"]`` (the end of a
+    sentence that starts with the setting's name), or ``""`` when nothing is."""
+    if value is None:
+        return ""
+    keys = [value] if isinstance(value, str) else value
+    if not isinstance(keys, (list, tuple)):
+        return f"must be a string or a list of strings, not {type(value).__name__}"
+    if not keys:
+        return "must not be an empty list"
+    for key in keys:
+        if not isinstance(key, str):
+            return f"must hold only strings, not {type(key).__name__}"
+        if not key:
+            return "must not be or hold an empty string"
+    return ""
 
 
 #: The app's settings. Read attributes at call time, never at import time.

@@ -64,6 +64,9 @@ class Ticket:
     now: int
     purpose: str
     event: str
+    #: Whether the send counted in the guard's buckets (a number's first in
+    #: the window does).
+    counted: bool = True
 
 
 def _bucket_keys(kind: str, window_ms: int, parts: int, now: int) -> tuple[str, ...]:
@@ -118,6 +121,8 @@ def build_step(
         conv_ttl_ms=conv_size * (CONVERSION_BUCKETS + 1),
         day_ttl_ms=stats.DAY_TTL_MS,
         hour_ttl_ms=stats.HOUR_TTL_MS,
+        seen_key=f"{_TAG}:n:{phone_tag(e164)}",
+        seen_ttl_ms=max(burst_size * BURST_BUCKETS, conv_size * CONVERSION_BUCKETS),
     )
 
 
@@ -138,9 +143,9 @@ def enter(e164: str, purpose: str, *, notice: bool = False, request: Any = None)
     now = now_ms()
     event = "notice" if notice else "sent"
     step = build_step(e164, purpose, event, config, now, count_stats=count_stats)
-    rule, wait_ms = get_store().guard_send(step, now)
+    rule, wait_ms, counted = get_store().guard_send(step, now)
     if not rule:
-        return Ticket(step, now, purpose, event)
+        return Ticket(step, now, purpose, event, counted)
     logger.warning(
         "pumping guard refused a %s SMS to prefix %s (%s, %s): %s; retry after %d s",
         purpose,
@@ -177,9 +182,10 @@ def give_back(
     step, now = ticket.step, ticket.now
     f = step.fields
     changes: list[Increment] = [(step.day_key, f["region_day"], -1)]
-    if step.burst_keys:
+    deletes = [step.seen_key] if ticket.counted and step.seen_key else []
+    if ticket.counted and step.burst_keys:
         changes.append((step.burst_keys[0], f["prefix_sent"], -1))
-    if step.conv_keys:
+    if ticket.counted and step.conv_keys:
         changes += [
             (step.conv_keys[0], f["prefix_sent"], -1),
             (step.conv_keys[0], f["region_sent"], -1),
@@ -194,7 +200,16 @@ def give_back(
                 "failed", ticket.purpose, step.region, failure_detail(failed), when=now
             )
         expiry.update(stats.ttls(now))
-    stats.count_quietly(changes, expiry, now)
+    stats.count_quietly(changes, expiry, now, deletes=deletes)
+
+
+def phone_tag(e164: str) -> str:
+    """The keyed hash that stands for a number in the guard's keys (as in the
+    store's own keys: a plain hash of a phone number is reversed by trying
+    them all)."""
+    from django_smsverify.store.base import Keys
+
+    return Keys.build(e164, "guard").code.split("{", 1)[1].split("}", 1)[0]
 
 
 def failure_detail(error: SmsSendError) -> str:

@@ -172,16 +172,21 @@ def record(
 
 
 def count_quietly(
-    changes: Iterable[tuple[str, str, int]], expiry: dict[str, int], when: int
+    changes: Iterable[tuple[str, str, int]],
+    expiry: dict[str, int],
+    when: int,
+    *,
+    deletes: Iterable[str] = (),
 ) -> None:
-    """Apply counter changes (and the ``expiry`` of their keys, in ms), logging
-    instead of raising: a counter must never turn a send or a check that
-    worked into an error."""
+    """Apply counter changes (and the ``expiry`` of their keys, in ms; and
+    delete ``deletes``), logging instead of raising: a counter must never
+    turn a send or a check that worked into an error."""
     changes = list(changes)
-    if not changes:
+    deletes = list(deletes)
+    if not changes and not deletes:
         return
     try:
-        get_store().ops_add(changes, expiry, when)
+        get_store().ops_add(changes, expiry, when, deletes)
     except Exception:
         logger.exception("could not update the SMS traffic counters")
 

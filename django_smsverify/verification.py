@@ -29,7 +29,17 @@ from django_smsverify.exceptions import (
 from django_smsverify.message import SmsMessage
 from django_smsverify.phone import normalize
 from django_smsverify.store import SendPolicy, get_store
-from django_smsverify.store.base import EXPIRED, LOCKED, OK, Keys, code_hash, now_ms
+from django_smsverify.store.base import (
+    EXPIRED,
+    LOCKED,
+    OK,
+    CheckResult,
+    Keys,
+    VerificationStore,
+    code_hash,
+    hash_keys,
+    now_ms,
+)
 
 #: Builds the SMS for a code: ``(phone, code, purpose, ttl_seconds) -> SmsMessage``.
 MessageFactory = Callable[[str, str, str, int], SmsMessage]
@@ -161,11 +171,12 @@ def send_code(
     uncertain = False
     fixed = _test_code(e164)
     code = fixed if fixed is not None else generate_code()
-    hashed = code_hash(e164, purpose, code)
+    current, *fallbacks = hash_keys()
+    hashed = code_hash(e164, purpose, code, key=current)
     policy = _policy()
     # With the per-IP quota off the IP key is not touched at all, which also
     # keeps the script on the number's one Redis Cluster slot.
-    keys = Keys.build(e164, purpose, client_bucket(ip) if policy.ip_per_hour else None)
+    keys = Keys.build(e164, purpose, client_bucket(ip) if policy.ip_per_hour else None, key=current)
     store = get_store()
     # Test numbers send nothing, so the pumping guard leaves them alone.
     ticket = (
@@ -173,11 +184,19 @@ def send_code(
     )
     now = now_ms()
     try:
+        superseded = _carry_over(store, e164, purpose, keys, fallbacks, policy, now)
         store.reserve_send(keys, hashed, policy, now)
     except RateLimited as exc:
         guard.give_back(ticket, refused=exc.scope)
         raise
     except BaseException:
+        guard.give_back(ticket)
+        raise
+    try:
+        for previous in superseded:
+            store.drop_code(previous, now)
+    except BaseException:
+        _release(store, keys, hashed, now)
         guard.give_back(ticket)
         raise
     if fixed is None:
@@ -239,6 +258,38 @@ def send_code(
     )
 
 
+def _carry_over(
+    store: VerificationStore,
+    e164: str,
+    purpose: str,
+    keys: Keys,
+    fallbacks: list[bytes],
+    policy: SendPolicy,
+    now: int,
+) -> list[Keys]:
+    """Apply to a send under ``keys`` what the names of each fallback hash
+    key hold for the number (state written before a key rotation): refuse it
+    while a cooldown, lock-out or full quota there says so; carry the wrong
+    guesses counted there over to ``keys`` (before the send, so its code is
+    never guessed with a fresh count). Returns the fallback keys whose code
+    the send replaces.
+
+    One read per fallback, only while fallbacks are configured; the writes
+    only for a number that has state under a fallback key's names.
+    """
+    superseded = []
+    for key in fallbacks:
+        previous = Keys.build(e164, purpose, key=key)
+        state = store.peek_send(previous, policy, now)
+        if state.retry_after_ms > 0:
+            raise RateLimited(state.retry_after_ms / 1000, scope=state.scope)
+        if state.attempts:
+            store.carry_attempts(keys, state.attempts, state.attempts_expires_ms, now)
+        if state.has_code:
+            superseded.append(previous)
+    return superseded
+
+
 def _release(store: Any, keys: Keys, hashed: str, now: int, *, keep_cooldown: bool = False) -> None:
     try:
         store.release_send(keys, hashed, now, keep_cooldown=keep_cooldown)
@@ -262,6 +313,9 @@ class VerifiedCode:
     purpose: str
     code_hash: str
     expires_ms: int
+    #: Which hash key the code was stored under: 0 the current one, 1 the
+    #: first fallback and so on (see ``SMSVERIFY["HASH_KEY"]``).
+    hash_key_index: int = 0
 
 
 def check_code(phone: str, code: str, purpose: str, *, request: Any = None) -> str:
@@ -289,22 +343,40 @@ def verify_code(phone: str, code: str, purpose: str, *, request: Any = None) -> 
     """
     purpose = _purpose(purpose)
     e164 = normalize(phone)
-    hashed = code_hash(e164, purpose, _clean_code(code))
-    result = get_store().check(
-        Keys.build(e164, purpose), hashed, app_settings.MAX_ATTEMPTS, now_ms()
-    )
+    result, hashed, key_index = _check(get_store(), e164, purpose, _clean_code(code))
     if result.status == OK:
         logger.info("verification code accepted for %s (%s)", _mask(e164), purpose)
         if _test_code(e164) is None:
             guard.verified(e164, purpose)
         signals.code_verified.send(sender=check_code, phone=e164, purpose=purpose, request=request)
-        return VerifiedCode(e164, purpose, hashed, result.expires_ms)
+        return VerifiedCode(e164, purpose, hashed, result.expires_ms, key_index)
     if result.status == EXPIRED:
         raise CodeExpired()
     if result.status == LOCKED:
         logger.warning("too many wrong codes for %s (%s)", _mask(e164), purpose)
         raise TooManyAttempts(result.retry_after_ms / 1000)
     raise CodeMismatch(result.attempts_left)
+
+
+def _check(
+    store: VerificationStore, e164: str, purpose: str, code: str
+) -> tuple[CheckResult, str, int]:
+    """Check ``code`` under the current hash key; only when no code lives
+    there (and the number is not locked out there) under each fallback key's
+    names in turn, where a code sent before a key rotation lives and a guess
+    at it is counted, whichever server checks it. Returns the result, the
+    code's hash and the index of the key it was checked under."""
+    now = now_ms()
+    expired: list[tuple[CheckResult, str, int]] = []
+    for index, key in enumerate(hash_keys()):
+        hashed = code_hash(e164, purpose, code, key=key)
+        result = store.check(
+            Keys.build(e164, purpose, key=key), hashed, app_settings.MAX_ATTEMPTS, now
+        )
+        if result.status != EXPIRED:
+            return result, hashed, index
+        expired.append((result, hashed, index))
+    return expired[0]
 
 
 def restore_code(verified: VerifiedCode) -> None:
@@ -317,7 +389,11 @@ def restore_code(verified: VerifiedCode) -> None:
     :class:`~django_smsverify.exceptions.ServiceUnavailable` when the store is
     down.
     """
-    keys = Keys.build(verified.phone, verified.purpose)
+    hash_key = hash_keys()[verified.hash_key_index :][:1]
+    if not hash_key:
+        # The key it was stored under has been dropped since: nothing to restore.
+        return
+    keys = Keys.build(verified.phone, verified.purpose, key=hash_key[0])
     get_store().restore(keys, verified.code_hash, verified.expires_ms, now_ms())
     logger.info("verification code restored for %s (%s)", _mask(verified.phone), verified.purpose)
 

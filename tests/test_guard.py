@@ -125,6 +125,31 @@ def test_sends_refused_by_other_limits_do_not_count_as_a_burst():
     assert len(run(block("170012", 4, start=1))[0]) == 4
 
 
+def test_repeats_of_one_number_are_not_a_burst(clock):
+    # An impatient user asks again every minute: one number, not a burst.
+    phone = block("170012", 1)[0]
+    for _ in range(5):
+        verification.send_code(phone, "register", ip=ip(0))
+        clock(61)
+    assert len(django_smsverify.outbox) == 5
+    # It counts as one number: four other numbers of the block still go (five
+    # in all), and the next new one is the burst.
+    sent, refused = run(block("170012", 6, start=1))
+    assert (len(sent), len(refused)) == (4, 2)
+
+
+def test_a_send_refused_by_another_limit_leaves_its_number_uncounted(settings):
+    # Numbers first refused by the per-IP quota must still count when they
+    # come back from fresh addresses, or a botnet could launder them.
+    settings.SMSVERIFY = {"SEND_LIMITS": {"IP_PER_HOUR": 1}}
+    verification.send_code("+8613800138000", "register", ip="192.0.2.1")
+    numbers = block("170012", 20)
+    for phone in numbers:
+        with pytest.raises(RateLimited):
+            verification.send_code(phone, "register", ip="192.0.2.1")
+    assert len(run(numbers)[0]) == 5
+
+
 def test_failed_sends_do_not_count(settings):
     settings.SMS_BACKEND = "tests.failing_backend.SmsBackend"
     for phone in block("170012", 15):

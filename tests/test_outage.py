@@ -7,7 +7,7 @@ import pytest
 import django_smsverify
 from django_smsverify import verification
 from django_smsverify.exceptions import ServiceUnavailable
-from tests.conftest import DOWN_CACHE_CONFIGS
+from tests.conftest import CACHE_CONFIGS, DOWN_CACHE_CONFIGS
 
 PHONE = "+8613800138000"
 
@@ -37,10 +37,9 @@ def test_check_code_raises_service_unavailable(down_cache):
 def test_separate_cache_alias(settings, redis_db):
     settings.CACHES = {
         "default": DOWN["generic"],
-        "verification": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": settings.REDIS_URL,
-        },
+        # The suite's django-redis config: django-redis keeps one pool per
+        # process and URL, and the race tests need its 500 connections.
+        "verification": CACHE_CONFIGS["django-redis"],
     }
     settings.SMSVERIFY = {"CACHE": "verification"}
     verification.send_code(PHONE, "register")

@@ -4,8 +4,8 @@ How a challenge is kept
 -----------------------
 The client gets a random key (``secrets.token_urlsafe``). The answer is not
 drawn separately and stored in clear: it is *derived* from the key with a keyed
-HMAC (a key of our own derived from ``SECRET_KEY``) mapped onto
-:data:`ALPHABET`. So the image endpoint can draw the answer from the key alone,
+HMAC (a key of our own derived from ``SECRET_KEY``, or ``SMSVERIFY["HASH_KEY"]``)
+mapped onto :data:`ALPHABET`. So the image endpoint can draw the answer from the key alone,
 and the cache holds nothing that gives the answer away: under a fixed-length
 keyed hash of the key, it holds a keyed hash of the answer and the expiry.
 Neither the cache contents nor the key reveal the answer without
@@ -17,25 +17,35 @@ tried once per image. Drawing the image only reads the entry.
 
 No ``random`` state is involved: keys come from ``secrets`` and the answer
 from HMAC-SHA256 output.
+
+Key rotation: a challenge is stored and drawn under the current hash key. One
+that is not found under it is looked for under each fallback key
+(``SECRET_KEY_FALLBACKS``, or the rest of a ``HASH_KEY`` list), and is drawn
+and checked under the key it was made with, so a challenge made by a server
+with the old key is solved on one with the new key.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import hmac
 import re
 import secrets
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from django_smsverify.captcha import store
 from django_smsverify.conf import app_settings
 from django_smsverify.exceptions import RateLimited, ServiceUnavailable
 from django_smsverify.store import get_store
-from django_smsverify.store.base import HOUR_MS, Limit, limit_key, now_ms, utf8
+from django_smsverify.store.base import (
+    HOUR_MS,
+    Limit,
+    derive_key,
+    hash_secrets,
+    limit_key,
+    now_ms,
+    utf8,
+)
 
 MINUTE_MS = 60_000
 
@@ -93,7 +103,13 @@ def new_challenge(*, client: str | None = None) -> Challenge:
     ttl_ms = int(options.TTL) * 1000
     key = secrets.token_urlsafe(_KEY_BYTES)
     now = now_ms()
-    store.put(_cache_key(key), _answer_hash(key, answer_for(key)), now + ttl_ms, now)
+    mac_key = _mac_keys()[0]
+    store.put(
+        _cache_key(key, mac_key),
+        _answer_hash(key, _answer(key, mac_key), mac_key),
+        now + ttl_ms,
+        now,
+    )
     return Challenge(key=key, expires_in=int(options.TTL))
 
 
@@ -153,10 +169,13 @@ def verify(key: str, answer: str) -> bool:
     if not is_valid_key(key):
         return False
     now = now_ms()
-    stored = store.pop(_cache_key(key), now)
-    if stored is None or not given:
-        return False
-    return hmac.compare_digest(stored, _answer_hash(key, given))
+    # Under the current key first; the fallback keys' names only when the
+    # challenge is not there (one made before a key rotation).
+    for mac_key in _mac_keys():
+        stored = store.pop(_cache_key(key, mac_key), now)
+        if stored is not None:
+            return bool(given) and hmac.compare_digest(stored, _answer_hash(key, given, mac_key))
+    return False
 
 
 def is_live(key: str) -> bool:
@@ -165,9 +184,7 @@ def is_live(key: str) -> bool:
     Raises :class:`~django_smsverify.exceptions.ServiceUnavailable` when the
     verification store is down.
     """
-    if not is_valid_key(key):
-        return False
-    return store.peek(_cache_key(key), now_ms()) is not None
+    return _live_under(key) is not None
 
 
 def challenge_image(key: str, *, scale: int = 1) -> bytes | None:
@@ -177,17 +194,18 @@ def challenge_image(key: str, *, scale: int = 1) -> bytes | None:
     picture (so fetching it many times does not help average the noise away).
     ``scale`` 2 draws it at twice the configured size for high-DPI screens.
     """
-    if not is_live(key):
+    mac_key = _live_under(key)
+    if mac_key is None:
         return None
     from django_smsverify.captcha.image import render_png
 
     options = app_settings.CAPTCHA
     return render_png(
-        answer_for(key),
+        _answer(key, mac_key),
         int(options.WIDTH),
         int(options.HEIGHT),
         scale=scale,
-        seed=_drawing_seed(key),
+        seed=_drawing_seed(key, mac_key),
     )
 
 
@@ -206,8 +224,16 @@ def normalize_answer(answer: object) -> str:
 def answer_for(key: str) -> str:
     """The answer of challenge ``key``: a keyed HMAC of the key mapped onto :data:`ALPHABET`.
 
-    For the image renderer and tests; never send it to a client.
+    Under the current hash key, as for a challenge made now. For tests; never
+    send it to a client.
     """
+    return _answer(key, _mac_keys()[0])
+
+
+# Internals ---------------------------------------------------------------------
+
+
+def _answer(key: str, mac_key: bytes) -> str:
     length = int(app_settings.CAPTCHA.LENGTH)
     # One byte per character. Bytes at or above the largest multiple of
     # len(ALPHABET) are skipped, so every character is equally likely; a
@@ -217,37 +243,45 @@ def answer_for(key: str) -> str:
     chars: list[str] = []
     block = 0
     while len(chars) < length:
-        digest = _mac(b"answer", utf8(key) + (b"\x00%d" % block if block else b""))
+        digest = _mac(mac_key, b"answer", utf8(key) + (b"\x00%d" % block if block else b""))
         chars += [ALPHABET[b % len(ALPHABET)] for b in digest if b < limit]
         block += 1
     return "".join(chars[:length])
 
 
-# Internals ---------------------------------------------------------------------
+def _mac_keys() -> tuple[bytes, ...]:
+    # Keys of our own, so these HMACs can never collide with other uses of
+    # the same secret (sessions, signing, the code store's hashes). The
+    # current one first, then the fallbacks.
+    return tuple(
+        dict.fromkeys(derive_key(b"django_smsverify.captcha", secret) for secret in hash_secrets())
+    )
 
 
-@functools.lru_cache(maxsize=4)
-def _derived_key(secret: str) -> bytes:
-    # A key of our own, so these HMACs can never collide with other uses of
-    # SECRET_KEY (sessions, signing, the code store's hashes).
-    return hashlib.sha256(b"django_smsverify.captcha:" + secret.encode()).digest()
+def _live_under(key: str) -> bytes | None:
+    """The hash key a live challenge ``key`` was made with, or ``None``."""
+    if not is_valid_key(key):
+        return None
+    now = now_ms()
+    for mac_key in _mac_keys():
+        if store.peek(_cache_key(key, mac_key), now) is not None:
+            return mac_key
+    return None
 
 
-def _mac(label: bytes, data: bytes) -> bytes:
-    return hmac.new(
-        _derived_key(settings.SECRET_KEY), label + b"\x00" + data, hashlib.sha256
-    ).digest()
+def _mac(mac_key: bytes, label: bytes, data: bytes) -> bytes:
+    return hmac.new(mac_key, label + b"\x00" + data, "sha256").digest()
 
 
-def _cache_key(key: str) -> str:
+def _cache_key(key: str, mac_key: bytes) -> str:
     # Fixed length whatever the client sent; the hash tag keeps each key in one
     # Redis Cluster slot, as in the code store.
-    return "smsverify:{captcha:%s}" % _mac(b"key", utf8(key)).hex()[:32]
+    return "smsverify:{captcha:%s}" % _mac(mac_key, b"key", utf8(key)).hex()[:32]
 
 
-def _answer_hash(key: str, answer: str) -> str:
-    return _mac(b"answer-hash", utf8(f"{key}\x00{answer}")).hex()
+def _answer_hash(key: str, answer: str, mac_key: bytes) -> str:
+    return _mac(mac_key, b"answer-hash", utf8(f"{key}\x00{answer}")).hex()
 
 
-def _drawing_seed(key: str) -> int:
-    return int.from_bytes(_mac(b"drawing", utf8(key))[:8], "big")
+def _drawing_seed(key: str, mac_key: bytes) -> int:
+    return int.from_bytes(_mac(mac_key, b"drawing", utf8(key))[:8], "big")

@@ -2,11 +2,16 @@
 
 :func:`get_store` picks the implementation: :class:`~.redis.RedisStore` (one Lua
 script call per step, race-free across processes and machines) when the alias
-is django-redis or Django's own ``RedisCache``; :class:`~.cache.CacheStore`
-(correct within one process) for any other cache.
+is django-redis, Django's own ``RedisCache`` or django-valkey (standalone,
+Sentinel or cluster); :class:`~.cache.CacheStore` (correct within one
+process only) for any other cache. :func:`is_atomic` tells which from the
+backend class alone (``smsverify.W015`` warns about a shared cache that is not).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
@@ -14,19 +19,13 @@ from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django_smsverify.conf import app_settings
 from django_smsverify.store.base import CheckResult, SendPolicy, VerificationStore
 
-__all__ = ["CheckResult", "SendPolicy", "VerificationStore", "get_store"]
+__all__ = ["CheckResult", "SendPolicy", "VerificationStore", "get_store", "is_atomic"]
 
 
 def get_store(alias: str | None = None) -> VerificationStore:
     """Return the store for the cache ``alias`` (default ``SMSVERIFY["CACHE"]``)."""
     cache = caches[alias or app_settings.CACHE]
-    if isinstance(cache, DjangoRedisCache):
-        from django_smsverify.store.redis import RedisStore
-
-        # Django's RedisCache has no public way to reach the client; _cache is
-        # its RedisCacheClient and get_client() returns a redis.Redis.
-        return RedisStore(cache, lambda: cache._cache.get_client(None, write=True))
-    client_getter = _django_redis_client(cache)
+    client_getter = _script_client(cache)
     if client_getter is not None:
         from django_smsverify.store.redis import RedisStore
 
@@ -36,11 +35,47 @@ def get_store(alias: str | None = None) -> VerificationStore:
     return CacheStore(cache)
 
 
-def _django_redis_client(cache: object):  # type: ignore[no-untyped-def]
+def is_atomic(backend: type) -> bool:
+    """Whether a cache of class ``backend`` gets the atomic script store.
+
+    Only the class is looked at, so a deployment check can ask about a cache
+    whose server is down or whose client library is missing.
+    """
+    return _family(backend) is not None
+
+
+def _family(backend: type) -> str | None:
+    """Which Redis client library ``backend`` (a cache class) is built on, if any."""
+    if issubclass(backend, DjangoRedisCache):
+        return "django"
     try:
         from django_redis.cache import RedisCache as DjangoRedisPackageCache
     except ImportError:
+        pass
+    else:
+        if issubclass(backend, DjangoRedisPackageCache):
+            return "django-redis"
+    try:
+        from django_valkey.async_cache.cache import AsyncValkeyCache
+        from django_valkey.base import BaseValkeyCache
+    except ImportError:
         return None
-    if not isinstance(cache, DjangoRedisPackageCache):
-        return None
-    return lambda: cache.client.get_client(write=True)
+    # The asyncio cache is left out: the store's steps are synchronous calls.
+    if issubclass(backend, BaseValkeyCache) and not issubclass(backend, AsyncValkeyCache):
+        return "django-valkey"
+    return None
+
+
+def _script_client(cache: Any) -> Callable[[], Any] | None:
+    """A function returning the raw client that runs the store's scripts on
+    ``cache`` (a redis-py or valkey-py client), or ``None`` when it cannot."""
+    family = _family(type(cache))
+    if family == "django":
+        # Django's RedisCache has no public way to reach the client; _cache is
+        # its RedisCacheClient and get_client() returns a redis.Redis.
+        return lambda: cache._cache.get_client(None, write=True)
+    if family is not None:
+        # django-redis and django-valkey: a redis.Redis or valkey.Valkey (or
+        # their cluster clients), on the master where there is a choice.
+        return lambda: cache.client.get_client(write=True)
+    return None

@@ -62,11 +62,59 @@ class CheckResult:
     expires_ms: int = 0
 
 
-@functools.lru_cache(maxsize=4)
-def _derived_key(secret: str) -> bytes:
-    # A key of our own, derived from SECRET_KEY, so that these HMACs can never
-    # collide with other uses of SECRET_KEY (sessions, signing).
-    return hashlib.sha256(b"django_smsverify.store:" + secret.encode()).digest()
+@dataclass(frozen=True)
+class SendState:
+    """What :meth:`VerificationStore.peek_send` reads under one set of keys."""
+
+    #: Milliseconds until a send could pass, and the limit that refuses it
+    #: (``cooldown``, ``attempts`` or a quota's scope); 0 and ``""`` when none does.
+    retry_after_ms: int = 0
+    scope: str = ""
+    #: Wrong guesses counted, and until when (0 when none).
+    attempts: int = 0
+    attempts_expires_ms: int = 0
+    #: Whether a code that has not expired is stored.
+    has_code: bool = False
+
+
+def hash_secrets() -> tuple[str | bytes, ...]:
+    """The secrets the app's keyed hashes derive from, the current one first.
+
+    ``SMSVERIFY["HASH_KEY"]`` when it is set (a key, or a list of the current
+    key and its fallbacks), else ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``.
+    New values are always written under the first; the others are only read,
+    so that state written before a key rotation is still found (see
+    ``docs/security.rst``, *Rotating keys*).
+    """
+    from django_smsverify.conf import app_settings
+
+    own = app_settings.HASH_KEY
+    if own is not None:
+        return own
+    return (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ()))
+
+
+@functools.lru_cache(maxsize=32)
+def derive_key(label: bytes, secret: str | bytes) -> bytes:
+    """A key of our own for ``label``, derived from ``secret``, so that the
+    app's HMACs can never collide with other uses of the same secret
+    (sessions, signing) nor with each other. Cached: settings are still read
+    on every call, so ``override_settings`` takes effect at once."""
+    raw = secret.encode() if isinstance(secret, str) else bytes(secret)
+    return hashlib.sha256(label + b":" + raw).digest()
+
+
+def _derived_key(secret: str | bytes) -> bytes:
+    return derive_key(b"django_smsverify.store", secret)
+
+
+def hash_keys() -> tuple[bytes, ...]:
+    """The store's HMAC keys: the current one, then one per fallback secret
+    (see :func:`hash_secrets`). Key names and code hashes made with a
+    fallback are only ever read."""
+    # Without repeats: a send drops the code it finds under a fallback key's
+    # names, which must never be its own.
+    return tuple(dict.fromkeys(_derived_key(secret) for secret in hash_secrets()))
 
 
 def utf8(text: str) -> bytes:
@@ -80,13 +128,18 @@ def utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def _mac(data: str) -> str:
-    return hmac.new(_derived_key(settings.SECRET_KEY), utf8(data), hashlib.sha256).hexdigest()
+def _mac(data: str, key: bytes | None = None) -> str:
+    if key is None:
+        key = _derived_key(hash_secrets()[0])
+    return hmac.new(key, utf8(data), hashlib.sha256).hexdigest()
 
 
-def code_hash(phone: str, purpose: str, code: str) -> str:
-    """HMAC of a code, bound to its number and purpose. Only this is ever stored."""
-    return _mac(f"code\x00{purpose}\x00{phone}\x00{code}")
+def code_hash(phone: str, purpose: str, code: str, *, key: bytes | None = None) -> str:
+    """HMAC of a code, bound to its number and purpose. Only this is ever stored.
+
+    ``key`` is one of :func:`hash_keys` (default: the current one).
+    """
+    return _mac(f"code\x00{purpose}\x00{phone}\x00{code}", key)
 
 
 @dataclass(frozen=True)
@@ -107,11 +160,19 @@ class Keys:
     ip_hour: str | None
 
     @classmethod
-    def build(cls, phone: str, purpose: str, ip: str | None = None) -> Keys:
-        p = "smsverify:{%s}" % _mac(f"phone\x00{phone}")[:32]
+    def build(
+        cls, phone: str, purpose: str, ip: str | None = None, *, key: bytes | None = None
+    ) -> Keys:
+        """The keys of ``phone``, ``purpose`` and ``ip`` under the hash key
+        ``key`` (one of :func:`hash_keys`; default: the current one). Each
+        hash key gives other names: a rotation starts every number afresh,
+        and what was stored before is found under the fallback keys' names."""
+        if key is None:
+            key = _derived_key(hash_secrets()[0])
+        p = "smsverify:{%s}" % _mac(f"phone\x00{phone}", key)[:32]
         ip_key = None
         if ip:
-            ip_key = "smsverify:{%s}:ip_hour" % _mac(f"ip\x00{ip}")[:32]
+            ip_key = "smsverify:{%s}:ip_hour" % _mac(f"ip\x00{ip}", key)[:32]
         return cls(
             code=f"{p}:{purpose}:code",
             cooldown=f"{p}:{purpose}:cooldown",
@@ -159,6 +220,10 @@ class GuardStep:
     conv_ttl_ms: int
     day_ttl_ms: int
     hour_ttl_ms: int
+    #: Marks the number as counted in the buckets (for ``seen_ttl_ms``), so
+    #: that repeats of one number count once.
+    seen_key: str = ""
+    seen_ttl_ms: int = 0
 
     @property
     def fields(self) -> dict[str, str]:
@@ -233,24 +298,57 @@ class VerificationStore(ABC):
         use that turned out not to count, such as a login that succeeded)."""
 
     @abstractmethod
-    def guard_send(self, step: GuardStep, now_ms: int) -> tuple[str, int]:
+    def guard_send(self, step: GuardStep, now_ms: int) -> tuple[str, int, bool]:
         """In one atomic step: unless ``step.enforce`` is off, refuse the send
         when its prefix is blocked, its region is at its daily cap, its prefix
-        is over its burst limit (which blocks the prefix) or the conversion of
-        its prefix or region is too low; otherwise count it. Return ``("", 0)``
-        when the send may go on, else the rule that refused it and the
-        milliseconds until it may succeed (a refusal counts in the
-        statistics as ``refused``, nothing else)."""
+        is over its burst limit (which blocks the prefix; only a number not
+        seen in the window can start a burst) or the conversion of its prefix
+        or region is too low; otherwise count it (in the buckets only if the
+        number was not seen in the window). Return ``("", 0, counted)`` when
+        the send may go on, ``counted`` saying whether the buckets counted
+        it, else the rule that refused it, the milliseconds until it may
+        succeed and ``False`` (a refusal counts in the statistics as
+        ``refused``, nothing else)."""
 
     @abstractmethod
-    def ops_add(self, changes: Sequence[Increment], ttls: dict[str, int], now_ms: int) -> None:
-        """Add each ``(key, field, delta)`` to its counter hash and let each key
-        in ``ttls`` live that many more milliseconds. Not atomic as a whole
-        (one round trip); each change is."""
+    def ops_add(
+        self,
+        changes: Sequence[Increment],
+        ttls: dict[str, int],
+        now_ms: int,
+        deletes: Sequence[str] = (),
+    ) -> None:
+        """Add each ``(key, field, delta)`` to its counter hash, let each key
+        in ``ttls`` live that many more milliseconds and delete the keys in
+        ``deletes``, in one atomic step (one round trip)."""
 
     @abstractmethod
     def ops_read(self, keys: Sequence[str], now_ms: int) -> list[dict[str, int]]:
         """The counter hashes at ``keys`` (an empty dict for a missing one)."""
+
+    # Key rotation: what a send under the current key's names needs from the
+    # names of a fallback key (see verification.send_code). Each step touches
+    # the keys of one number under one hash key, so one Redis Cluster slot.
+
+    @abstractmethod
+    def peek_send(self, keys: Keys, policy: SendPolicy, now_ms: int) -> SendState:
+        """Read, writing nothing, what :meth:`reserve_send` would decide on
+        the number's keys (``keys.ip_hour`` is left out, so that the step
+        stays in one Redis Cluster slot): the cooldown, lock-out or full
+        quota that would refuse a send (the longest wait), the wrong guesses
+        counted and whether a code is stored. Runs while the store refuses
+        writes (out of memory)."""
+
+    @abstractmethod
+    def carry_attempts(self, keys: Keys, attempts: int, expires_ms: int, now_ms: int) -> None:
+        """Raise the wrong-guess count under ``keys`` to at least ``attempts``,
+        counting until at least ``expires_ms`` (nothing once that has passed):
+        guesses counted under a fallback key's names keep counting."""
+
+    @abstractmethod
+    def drop_code(self, keys: Keys, now_ms: int) -> None:
+        """Delete the code under ``keys``: a newer one was stored under other
+        names (a resend replaces the previous code, also across a rotation)."""
 
 
 def limit_key(scope: str, value: str) -> str:

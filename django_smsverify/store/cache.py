@@ -37,6 +37,7 @@ from django_smsverify.store.base import (
     Keys,
     Limit,
     SendPolicy,
+    SendState,
     VerificationStore,
 )
 
@@ -227,7 +228,7 @@ class CacheStore(VerificationStore):
             if isinstance(value[0], dict)
         }
 
-    def guard_send(self, step: GuardStep, now_ms: int) -> tuple[str, int]:
+    def guard_send(self, step: GuardStep, now_ms: int) -> tuple[str, int, bool]:
         f = step.fields
         with _lock:
             hashes = self._hashes(
@@ -237,7 +238,7 @@ class CacheStore(VerificationStore):
             def get(key: str, field: str) -> int:
                 return int(hashes.get(key, ({}, 0))[0].get(field, 0))
 
-            def refuse(rule: str, wait: int) -> tuple[str, int]:
+            def refuse(rule: str, wait: int) -> tuple[str, int, bool]:
                 if step.refused_field:
                     self._add_locked(
                         [
@@ -247,13 +248,16 @@ class CacheStore(VerificationStore):
                         {step.day_key: step.day_ttl_ms, step.hour_key: step.hour_ttl_ms},
                         now_ms,
                     )
-                return rule, max(1, wait)
+                return rule, max(1, wait), False
 
             # The block is (strikes, blocked_until) and outlives the block by
             # a day, so that a prefix bursting again soon after is blocked
             # twice as long.
             strikes, blocked = 0, 0
-            stored = self._get_many([step.block_key], now_ms).get(step.block_key)
+            plain = self._get_many([step.block_key, step.seen_key], now_ms)
+            # A number counts once per window in the buckets (see the Redis store).
+            fresh = step.seen_key not in plain
+            stored = plain.get(step.block_key)
             if stored is not None and isinstance(stored[0], tuple):
                 strikes, blocked = stored[0]
             if step.enforce:
@@ -261,7 +265,7 @@ class CacheStore(VerificationStore):
                     return refuse("prefix_blocked", blocked - now_ms)
                 if step.region_cap and get(step.day_key, f["region_day"]) >= step.region_cap:
                     return refuse("region_cap", step.day_end_ms - now_ms)
-                if step.burst_limit:
+                if step.burst_limit and fresh:
                     recent = sum(get(k, f["prefix_sent"]) for k in step.burst_keys)
                     if recent >= step.burst_limit:
                         cool = min(step.cool_off_ms * 2 ** min(strikes, 20), DAY_MS)
@@ -291,10 +295,10 @@ class CacheStore(VerificationStore):
                         return refuse(rule, step.conv_bucket_ms)
             changes: list[Increment] = [(step.day_key, f["region_day"], 1)]
             ttls = {step.day_key: step.day_ttl_ms}
-            if step.burst_keys:
+            if fresh and step.burst_keys:
                 changes.append((step.burst_keys[0], f["prefix_sent"], 1))
                 ttls[step.burst_keys[0]] = step.burst_ttl_ms
-            if step.conv_keys:
+            if fresh and step.conv_keys:
                 changes += [
                     (step.conv_keys[0], f["prefix_sent"], 1),
                     (step.conv_keys[0], f["region_sent"], 1),
@@ -304,7 +308,9 @@ class CacheStore(VerificationStore):
                 changes += [(step.day_key, step.sent_field, 1), (step.hour_key, step.sent_field, 1)]
                 ttls[step.hour_key] = step.hour_ttl_ms
             self._add_locked(changes, ttls, now_ms)
-            return "", 0
+            if fresh and step.seen_key:
+                self._set(step.seen_key, 1, now_ms + step.seen_ttl_ms, now_ms)
+            return "", 0, fresh
 
     def _add_locked(self, changes: Sequence[Increment], ttls: dict[str, int], now_ms: int) -> None:
         keys = list(dict.fromkeys([key for key, _field, _delta in changes] + list(ttls)))
@@ -321,11 +327,65 @@ class CacheStore(VerificationStore):
             if expires > now_ms:
                 self._set(key, data, expires, now_ms)
 
-    def ops_add(self, changes: Sequence[Increment], ttls: dict[str, int], now_ms: int) -> None:
-        if changes:
-            with _lock:
+    def ops_add(
+        self,
+        changes: Sequence[Increment],
+        ttls: dict[str, int],
+        now_ms: int,
+        deletes: Sequence[str] = (),
+    ) -> None:
+        with _lock:
+            if changes:
                 self._add_locked(changes, ttls, now_ms)
+            if deletes:
+                self._delete(*deletes)
 
     def ops_read(self, keys: Sequence[str], now_ms: int) -> list[dict[str, int]]:
         hashes = self._hashes(keys, now_ms)
         return [dict(hashes[key][0]) if key in hashes else {} for key in keys]
+
+    # Key rotation ------------------------------------------------------------
+
+    def peek_send(self, keys: Keys, policy: SendPolicy, now_ms: int) -> SendState:
+        quotas = [
+            (keys.phone_hour, policy.phone_per_hour, "phone_hour"),
+            (keys.phone_day, policy.phone_per_day, "phone_day"),
+        ]
+        with _lock:
+            state = self._get_many(
+                [keys.code, keys.cooldown, keys.attempts, *(q[0] for q in quotas)], now_ms
+            )
+        blocks = []
+        if keys.cooldown in state:
+            blocks.append((state[keys.cooldown][1] - now_ms, "cooldown"))
+        attempts, attempts_exp = state.get(keys.attempts, (0, 0))
+        if policy.max_attempts and attempts >= policy.max_attempts:
+            blocks.append((attempts_exp - now_ms, "attempts"))
+        for key, limit, name in quotas:
+            count, expires = state.get(key, (0, 0))
+            if limit and count >= limit:
+                blocks.append((expires - now_ms, name))
+        wait, scope = max(blocks, default=(0, ""), key=lambda block: block[0])
+        return SendState(
+            retry_after_ms=max(0, wait),
+            scope=scope if wait > 0 else "",
+            attempts=attempts,
+            attempts_expires_ms=attempts_exp,
+            has_code=keys.code in state,
+        )
+
+    def carry_attempts(self, keys: Keys, attempts: int, expires_ms: int, now_ms: int) -> None:
+        if attempts <= 0 or expires_ms <= now_ms:
+            return
+        with _lock:
+            count, expires = self._get_many([keys.attempts], now_ms).get(keys.attempts, (0, 0))
+            if count >= attempts and expires >= expires_ms:
+                return
+            # Read back like any count a limit depends on.
+            self._set_confirmed(
+                [(keys.attempts, max(count, attempts), max(expires, expires_ms))], now_ms
+            )
+
+    def drop_code(self, keys: Keys, now_ms: int) -> None:
+        with _lock:
+            self._delete(keys.code)

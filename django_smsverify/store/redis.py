@@ -33,7 +33,9 @@ Refused steps raise :class:`~django_smsverify.exceptions.ServiceUnavailable`
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib
 import logging
 import weakref
 from collections.abc import Callable, Sequence
@@ -50,6 +52,7 @@ from django_smsverify.store.base import (
     Keys,
     Limit,
     SendPolicy,
+    SendState,
     VerificationStore,
 )
 
@@ -217,12 +220,13 @@ return 0
 )
 
 # The pumping guard and the traffic counters (see GuardStep).
-# KEYS: block, day, hour, then NB burst buckets and NC conversion buckets, newest first
+# KEYS: block, day, hour, then NB burst buckets and NC conversion buckets, newest
+#   first, then the number's "seen" marker
 # ARGV: now, nb, nc, enforce, sent_field, refused_field, prefix_sent, prefix_verified,
 #   region_sent, region_verified, region_day, burst_limit, cool_off, region_cap,
 #   day_end, grace_buckets, prefix_min_sends, prefix_min_permille,
 #   region_min_sends, region_min_permille, conv_bucket_ms,
-#   burst_ttl, conv_ttl, day_ttl, hour_ttl
+#   burst_ttl, conv_ttl, day_ttl, hour_ttl, seen_ttl
 GUARD_SCRIPT = (
     _LUA_HELPERS
     + """
@@ -247,6 +251,10 @@ if raw then
   local a, b = string.match(raw, '^(%%d+):(%%d+)$')
   strikes, blocked = tonumber(a) or 0, tonumber(b) or 0
 end
+-- A number counts once per window in the buckets: repeats of one number (a
+-- user asking again) are not a burst, nor do they dilute the conversion.
+local seen = KEYS[#KEYS]
+local fresh = redis.call('EXISTS', seen) == 0
 if ARGV[4] == '1' then
   if blocked > now then return refuse('prefix_blocked', blocked - now) end
   local cap = num(ARGV[14])
@@ -254,7 +262,7 @@ if ARGV[4] == '1' then
     return refuse('region_cap', num(ARGV[15]) - now)
   end
   local burst = num(ARGV[12])
-  if burst > 0 then
+  if burst > 0 and fresh then
     local n = 0
     for i = 4, 3 + nb do n = n + num(redis.call('HGET', KEYS[i], ps)) end
     if n >= burst then
@@ -283,24 +291,29 @@ if ARGV[4] == '1' then
     return refuse('region_conversion', num(ARGV[21]))
   end
 end
-if nb > 0 then
-  redis.call('HINCRBY', KEYS[4], ps, 1)
-  redis.call('PEXPIRE', KEYS[4], ARGV[22])
-end
-if nc > 0 then
-  redis.call('HINCRBY', KEYS[4 + nb], ps, 1)
-  redis.call('HINCRBY', KEYS[4 + nb], rs, 1)
-  redis.call('PEXPIRE', KEYS[4 + nb], ARGV[23])
+if fresh then
+  if nb > 0 then
+    redis.call('HINCRBY', KEYS[4], ps, 1)
+    redis.call('PEXPIRE', KEYS[4], ARGV[22])
+  end
+  if nc > 0 then
+    redis.call('HINCRBY', KEYS[4 + nb], ps, 1)
+    redis.call('HINCRBY', KEYS[4 + nb], rs, 1)
+    redis.call('PEXPIRE', KEYS[4 + nb], ARGV[23])
+  end
+  redis.call('SET', seen, '1', 'PX', ARGV[26])
 end
 redis.call('HINCRBY', KEYS[2], rday, 1)
 redis.call('PEXPIRE', KEYS[2], ARGV[24])
 if ARGV[5] ~= '' then stat(ARGV[5]) end
+if fresh then return {1, '', 1} end
 return {1, '', 0}
 """
     % {"day": DAY_MS}
 )
 
-# KEYS: the counter hashes    ARGV: n, then n (key index, field, delta), then a ttl per key
+# KEYS: the counter hashes    ARGV: n, then n (key index, field, delta), then a ttl per
+# key (0: leave it, -1: delete the key)
 OPS_ADD_SCRIPT = """
 local n = tonumber(ARGV[1])
 for i = 0, n - 1 do
@@ -309,7 +322,11 @@ for i = 0, n - 1 do
 end
 for k = 1, #KEYS do
   local ttl = tonumber(ARGV[2 + n * 3 + k - 1])
-  if ttl > 0 then redis.call('PEXPIRE', KEYS[k], ttl) end
+  if ttl > 0 then
+    redis.call('PEXPIRE', KEYS[k], ttl)
+  elseif ttl < 0 then
+    redis.call('DEL', KEYS[k])
+  end
 end
 return 0
 """
@@ -331,21 +348,21 @@ class _Script:
         self.flagged_sha = _sha(self.flagged)
 
     def __call__(self, client: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        from redis.exceptions import NoScriptError, ResponseError
-
+        # redis-py's or valkey-py's classes, whichever library the client is from.
+        no_script, response_error = _client_errors("NoScriptError"), _client_errors("ResponseError")
         pool = getattr(client, "connection_pool", client)
         flagged = _takes_shebang(pool)
         try:
             return client.evalsha(
                 self.flagged_sha if flagged else self.sha, len(keys), *keys, *args
             )
-        except NoScriptError:
+        except no_script:
             pass
         # Not loaded: the first call on this server, or it restarted or failed
         # over, perhaps to a server of another version. The flagged form first.
         try:
             result = client.eval(self.flagged, len(keys), *keys, *args)
-        except ResponseError as exc:
+        except response_error as exc:
             if not _refuses_shebang(exc):
                 raise
         else:
@@ -402,24 +419,93 @@ _refund = _Script(REFUND_SCRIPT)
 _guard = _Script(GUARD_SCRIPT)
 _ops_add = _Script(OPS_ADD_SCRIPT)
 
+# Key rotation (see VerificationStore.peek_send): a send under the current
+# key's names reads the number's keys under each fallback key's names first.
+# KEYS: code, cooldown, attempts, phone_hour, phone_day
+# ARGV: now, per_hour, per_day, max_attempts
+# Returns {wait, scope, attempts, attempts_expiry, has_code}.
+PEEK_SEND_SCRIPT = (
+    _LUA_HELPERS
+    + """
+local limits = {0, 0, 0, tonumber(ARGV[2]), tonumber(ARGV[3])}
+local scopes = {'', '', '', 'phone_hour', 'phone_day'}
+local max_attempts = tonumber(ARGV[4])
+local wait, scope = 0, ''
+local function block(ms, s)
+  if ms > wait then wait, scope = ms, s end
+end
+local cd_n, cd_e = read(KEYS[2])
+if cd_e > 0 then block(cd_e - now, 'cooldown') end
+local att_n, att_e = read(KEYS[3])
+if max_attempts > 0 and att_n >= max_attempts then block(att_e - now, 'attempts') end
+for i = 4, 5 do
+  local n, e = read(KEYS[i])
+  if limits[i] > 0 and n >= limits[i] then block(e - now, scopes[i]) end
+end
+local has_code = 0
+local v = redis.call('GET', KEYS[1])
+if v then
+  local e = tonumber(string.match(v, ':(%d+)$'))
+  if e and e > now then has_code = 1 end
+end
+return {wait, scope, att_n, att_e, has_code}
+"""
+)
+
+# KEYS: attempts    ARGV: now, attempts, expires
+CARRY_ATTEMPTS_SCRIPT = (
+    _LUA_HELPERS
+    + """
+local n, e = tonumber(ARGV[2]), tonumber(ARGV[3])
+if n <= 0 or e <= now then return 0 end
+local an, ae = read(KEYS[1])
+if an >= n and ae >= e then return 0 end
+if an < n then an = n end
+if ae < e then ae = e end
+put(KEYS[1], an, ae)
+return 1
+"""
+)
+
+# KEYS: code
+DROP_CODE_SCRIPT = "redis.call('DEL', KEYS[1]) return 1"
+
+_peek_send = _Script(PEEK_SEND_SCRIPT, read_only=True)
+_carry_attempts = _Script(CARRY_ATTEMPTS_SCRIPT)
+_drop_code = _Script(DROP_CODE_SCRIPT)
+
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class RedisStore(VerificationStore):
-    """Store on a Redis cache alias (django-redis or Django's ``RedisCache``)."""
+    """Store on a Redis cache alias (django-redis or Django's ``RedisCache``).
+
+    On a Redis Cluster (the client is a ``RedisCluster``) a step whose keys
+    live in several slots cannot be one script: the send with the per-IP quota
+    on, a password attempt's phone and IP counters, and their give-backs run
+    in two steps (see :meth:`reserve_send` and :meth:`hit_many`). Everywhere
+    else, and on every step whose keys share a slot, each step is one script.
+    """
 
     def __init__(self, cache: Any, client_getter: Callable[[], Any]) -> None:
         self.cache = cache
         self._client_getter = client_getter
+        #: Whether the client is a cluster client; learnt on first use.
+        self._cluster: bool | None = None
+
+    def _client(self) -> Any:
+        client = self._client_getter()
+        if self._cluster is None:
+            self._cluster = _is_cluster_client(client)
+        return client
 
     def _run(self, script: _Script, keys: Sequence[str | None], args: Sequence[Any]) -> Any:
         # Keys go through the cache's make_key so KEY_PREFIX and VERSION apply.
         full_keys = [self.cache.make_key(k) for k in keys if k is not None]
         try:
-            client = self._client_getter()
-            return script(client, full_keys, args)
+            return script(self._client(), full_keys, args)
         except Exception as exc:
             if not _is_connection_error(exc):
                 raise
@@ -429,27 +515,91 @@ class RedisStore(VerificationStore):
                     "refused, answered 503"
                 )
             else:
-                logger.error("verification store unavailable: %s", type(exc).__name__)
+                _log_unavailable(exc)
             raise ServiceUnavailable() from exc
+
+    def _slots_differ(self, keys: Sequence[str]) -> bool:
+        """Whether ``keys`` cannot run in one script: a cluster client, and
+        keys in more than one slot. Only then does a step run in two steps."""
+        if len(keys) < 2:
+            return False
+        if self._cluster is None:
+            try:
+                self._client()
+            except Exception as exc:
+                # A cluster with no reachable startup node fails here.
+                if not _is_connection_error(exc):
+                    raise
+                _log_unavailable(exc)
+                raise ServiceUnavailable() from exc
+        if not self._cluster:
+            return False
+        return len({self._slot(key) for key in keys}) > 1
+
+    def _slot(self, key: str) -> int:
+        from redis.crc import key_slot
+
+        return key_slot(str(self.cache.make_key(key)).encode())
+
+    def _refund_quietly(self, keys: Sequence[str], now_ms: int, what: str) -> None:
+        try:
+            self.refund(keys, now_ms)
+        except ServiceUnavailable:
+            # Left counted, the limit is only stricter until its window ends.
+            logger.warning("could not give back %s; it counts until its window ends", what)
 
     def maxmemory_policy(self) -> str | None:
         """The server's ``maxmemory_policy`` (``INFO memory``), or ``None`` if it
-        does not say. Errors propagate (for the deployment check, smsverify.W014)."""
-        info = self._client_getter().info("memory")
+        does not say; on a cluster, a master's that is not ``noeviction`` if
+        any. Errors propagate (for the deployment check, smsverify.W014)."""
+        client = self._client_getter()
+        if _is_cluster_client(client):
+            # Each master has its own; the first that is not noeviction is the
+            # one worth a warning.
+            replies = client.info("memory", target_nodes=client.PRIMARIES)
+            found = sorted(
+                {_text(i["maxmemory_policy"]) for i in replies.values() if "maxmemory_policy" in i},
+                key=lambda name: name == "noeviction",
+            )
+            return found[0] if found else None
+        info = client.info("memory")
         policy = info.get("maxmemory_policy") if isinstance(info, dict) else None
         return _text(policy) if policy is not None else None
 
     def reserve_send(self, keys: Keys, code_hash: str, policy: SendPolicy, now_ms: int) -> None:
+        """One script; on a cluster with the per-IP quota on, two steps.
+
+        The IP key has a hash tag of its own, so on a cluster it is in
+        another slot than the number's keys. Then the IP is counted first
+        (its own script, refusing at the quota), the send script runs on
+        the number's keys, and when it refuses or fails the IP's count is
+        given back. Counting before sending means concurrent sends from one
+        IP can never go over its quota: at worst a send is refused while
+        another's count is still to be given back. A refusal by the IP's
+        quota reports the IP's wait, not the longest of all limits.
+        """
+        phone_keys = [keys.code, keys.cooldown, keys.attempts, keys.phone_hour, keys.phone_day]
+        ip_key = keys.ip_hour
+        if ip_key is None or not self._slots_differ([keys.code, ip_key]):
+            self._reserve([*phone_keys, ip_key], code_hash, policy, now_ms)
+            return
+        # A quota of 0 is off, and then nothing needs the IP's count.
+        counted = policy.ip_per_hour > 0
+        if counted:
+            self.hit(ip_key, policy.ip_per_hour, HOUR_MS, now_ms, scope="ip_hour")
+        try:
+            self._reserve(phone_keys, code_hash, policy, now_ms)
+        except BaseException:
+            if counted:
+                self._refund_quietly([ip_key], now_ms, "the per-IP count of a refused send")
+            raise
+
+    def _reserve(
+        self, keys: Sequence[str | None], code_hash: str, policy: SendPolicy, now_ms: int
+    ) -> None:
         ok, scope, wait = self._run(
             _send,
-            [
-                keys.code,
-                keys.cooldown,
-                keys.attempts,
-                keys.phone_hour,
-                keys.phone_day,
-                keys.ip_hour,
-            ],
+            keys,
             [
                 now_ms,
                 code_hash,
@@ -467,11 +617,15 @@ class RedisStore(VerificationStore):
     def release_send(
         self, keys: Keys, code_hash: str, now_ms: int, *, keep_cooldown: bool = False
     ) -> None:
-        self._run(
-            _release,
-            [keys.code, keys.cooldown, keys.phone_hour, keys.phone_day, keys.ip_hour],
-            [now_ms, code_hash, "1" if keep_cooldown else "0"],
-        )
+        """One script; on a cluster with the IP key in another slot, the
+        number's keys first, then the IP's count (as :meth:`refund`)."""
+        phone_keys = [keys.code, keys.cooldown, keys.phone_hour, keys.phone_day]
+        args = [now_ms, code_hash, "1" if keep_cooldown else "0"]
+        if keys.ip_hour is not None and self._slots_differ([keys.code, keys.ip_hour]):
+            self._run(_release, phone_keys, args)
+            self.refund([keys.ip_hour], now_ms)
+            return
+        self._run(_release, [*phone_keys, keys.ip_hour], args)
 
     def check(self, keys: Keys, code_hash: str, max_attempts: int, now_ms: int) -> CheckResult:
         status, left, wait, *rest = self._run(
@@ -489,8 +643,33 @@ class RedisStore(VerificationStore):
         self._run(_restore, [keys.code], [now_ms, code_hash, expires_ms])
 
     def hit_many(self, limits: Sequence[Limit], window_ms: int, now_ms: int) -> None:
+        """One script; on a cluster with counters in several slots, one script
+        per slot in turn (password login: the number's counter, then the
+        IP's). When a later one refuses or fails, the earlier ones are given
+        back, so nothing is counted for a use that was refused and no use
+        goes uncounted: each counter is counted before the use it limits."""
         if not limits:
             return
+        if not self._slots_differ([lim.key for lim in limits]):
+            self._hit(limits, window_ms, now_ms)
+            return
+        groups: list[list[Limit]] = []
+        for lim in limits:  # runs of neighbours in one slot stay one script
+            if groups and self._slot(groups[-1][-1].key) == self._slot(lim.key):
+                groups[-1].append(lim)
+            else:
+                groups.append([lim])
+        taken: list[str] = []
+        for group in groups:
+            try:
+                self._hit(group, window_ms, now_ms)
+            except BaseException:
+                if taken:
+                    self._refund_quietly(taken, now_ms, "the counts of a refused use")
+                raise
+            taken += [lim.key for lim in group]
+
+    def _hit(self, limits: Sequence[Limit], window_ms: int, now_ms: int) -> None:
         wait, index = self._run(
             _hit, [lim.key for lim in limits], [now_ms, window_ms, *(lim.limit for lim in limits)]
         )
@@ -498,14 +677,37 @@ class RedisStore(VerificationStore):
             raise RateLimited(int(wait) / 1000, scope=limits[int(index) - 1].scope)
 
     def refund(self, keys: Sequence[str], now_ms: int) -> None:
-        if keys:
+        """One script; on a cluster, one per slot (each is given back even
+        when another slot fails; then ``ServiceUnavailable`` is raised)."""
+        if not keys:
+            return
+        if not self._slots_differ(keys):
             self._run(_refund, list(keys), [now_ms])
+            return
+        by_slot: dict[int, list[str]] = {}
+        for key in keys:
+            by_slot.setdefault(self._slot(key), []).append(key)
+        failed: ServiceUnavailable | None = None
+        for group in by_slot.values():
+            try:
+                self._run(_refund, group, [now_ms])
+            except ServiceUnavailable as exc:
+                failed = exc
+        if failed is not None:
+            raise failed
 
-    def guard_send(self, step: GuardStep, now_ms: int) -> tuple[str, int]:
+    def guard_send(self, step: GuardStep, now_ms: int) -> tuple[str, int, bool]:
         f = step.fields
         ok, rule, wait = self._run(
             _guard,
-            [step.block_key, step.day_key, step.hour_key, *step.burst_keys, *step.conv_keys],
+            [
+                step.block_key,
+                step.day_key,
+                step.hour_key,
+                *step.burst_keys,
+                *step.conv_keys,
+                step.seen_key,
+            ],
             [
                 now_ms,
                 len(step.burst_keys),
@@ -532,11 +734,12 @@ class RedisStore(VerificationStore):
                 step.conv_ttl_ms,
                 step.day_ttl_ms,
                 step.hour_ttl_ms,
+                step.seen_ttl_ms,
             ],
         )
         if int(ok):
-            return "", 0
-        return _text(rule), max(1, int(wait))
+            return "", 0, bool(int(wait))
+        return _text(rule), max(1, int(wait)), False
 
     def _pipeline(self, build: Callable[[Any], None]) -> list[Any]:
         # Plain pipelining, no MULTI: one round trip, and on a cluster the
@@ -548,20 +751,29 @@ class RedisStore(VerificationStore):
         except Exception as exc:
             if not _is_connection_error(exc):
                 raise
-            logger.error("verification store unavailable: %s", type(exc).__name__)
+            _log_unavailable(exc)
             raise ServiceUnavailable() from exc
 
-    def ops_add(self, changes: Sequence[Increment], ttls: dict[str, int], now_ms: int) -> None:
-        if not changes:
+    def ops_add(
+        self,
+        changes: Sequence[Increment],
+        ttls: dict[str, int],
+        now_ms: int,
+        deletes: Sequence[str] = (),
+    ) -> None:
+        if not changes and not deletes:
             return
         # One script call: one round trip and one reply to parse (a pipeline
         # of the same commands costs a reply each).
-        keys = list(dict.fromkeys([key for key, _field, _delta in changes] + list(ttls)))
+        keys = list(
+            dict.fromkeys([key for key, _field, _delta in changes] + list(ttls) + list(deletes))
+        )
         index = {key: i + 1 for i, key in enumerate(keys)}
         args: list[Any] = [len(changes)]
         for key, field, delta in changes:
             args += [index[key], field, delta]
-        args += [int(ttls.get(key, 0)) for key in keys]
+        # A ttl of -1 deletes the key.
+        args += [-1 if key in deletes else int(ttls.get(key, 0)) for key in keys]
         self._run(_ops_add, keys, args)
 
     def ops_read(self, keys: Sequence[str], now_ms: int) -> list[dict[str, int]]:
@@ -574,25 +786,89 @@ class RedisStore(VerificationStore):
 
         return [{_text(k): int(v) for k, v in (raw or {}).items()} for raw in self._pipeline(build)]
 
+    # Key rotation ------------------------------------------------------------
+
+    def peek_send(self, keys: Keys, policy: SendPolicy, now_ms: int) -> SendState:
+        wait, scope, attempts, attempts_exp, has_code = self._run(
+            _peek_send,
+            [keys.code, keys.cooldown, keys.attempts, keys.phone_hour, keys.phone_day],
+            [now_ms, policy.phone_per_hour, policy.phone_per_day, policy.max_attempts],
+        )
+        return SendState(
+            retry_after_ms=max(0, int(wait)),
+            scope=_text(scope) if int(wait) > 0 else "",
+            attempts=int(attempts),
+            attempts_expires_ms=int(attempts_exp),
+            has_code=bool(int(has_code)),
+        )
+
+    def carry_attempts(self, keys: Keys, attempts: int, expires_ms: int, now_ms: int) -> None:
+        if attempts > 0 and expires_ms > now_ms:
+            self._run(_carry_attempts, [keys.attempts], [now_ms, attempts, expires_ms])
+
+    def drop_code(self, keys: Keys, now_ms: int) -> None:
+        self._run(_drop_code, [keys.code], [now_ms])
+
+
+@functools.cache
+def _client_errors(name: str) -> tuple[type[BaseException], ...]:
+    """redis-py's exception class ``name`` and its twin in valkey-py, whichever
+    are installed (a site may have either library, or both).
+
+    valkey-py is a fork with the same classes, named alike except that
+    "Redis" reads "Valkey" (``RedisError`` is ``ValkeyError`` there).
+    """
+    classes = []
+    for module, twin in (
+        ("redis.exceptions", name),
+        ("valkey.exceptions", name.replace("Redis", "Valkey")),
+    ):
+        try:
+            classes.append(getattr(importlib.import_module(module), twin))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(classes)
+
 
 def _is_connection_error(exc: BaseException) -> bool:
-    try:
-        from redis.exceptions import RedisError
-    except ImportError:  # pragma: no cover - the store is only built when redis is present
-        RedisError = ()  # type: ignore[assignment,misc]
-    if isinstance(exc, (RedisError, OSError)):
+    # A cluster client's own errors (no reachable startup node, keys in
+    # several slots, a slot no node serves) are not RedisError subclasses.
+    cluster_errors = _client_errors("RedisClusterException")
+    if isinstance(exc, (*_client_errors("RedisError"), *cluster_errors, OSError)):
         return True
-    try:
-        from django_redis.exceptions import ConnectionInterrupted
-    except ImportError:
-        return False
-    return isinstance(exc, ConnectionInterrupted)
+    for module in ("django_redis.exceptions", "django_valkey.exceptions"):
+        try:
+            interrupted = importlib.import_module(module).ConnectionInterrupted
+        except ImportError:
+            continue
+        if isinstance(exc, interrupted):
+            return True
+    return False
+
+
+def _is_cluster_client(client: Any) -> bool:
+    """Whether ``client`` is redis-py's ``RedisCluster`` (or valkey-py's twin)."""
+    for module, name in (("redis.cluster", "RedisCluster"), ("valkey.cluster", "ValkeyCluster")):
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(client, cls):
+            return True
+    return False
+
+
+def _log_unavailable(exc: BaseException) -> None:
+    # The message too: "ClusterDownError" alone does not tell a cluster that
+    # is failing over from one whose startup nodes are all wrong.
+    message = " ".join(str(exc).split())[:300]
+    logger.error(
+        "verification store unavailable: %s%s",
+        type(exc).__name__,
+        f": {message}" if message else "",
+    )
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is Redis refusing a write at ``maxmemory`` (``-OOM ...``)."""
-    try:
-        from redis.exceptions import OutOfMemoryError
-    except ImportError:  # pragma: no cover - redis-py before 4.4
-        return "maxmemory" in str(exc)
-    return isinstance(exc, OutOfMemoryError) or "maxmemory" in str(exc)
+    """Whether ``exc`` is Redis or Valkey refusing a write at ``maxmemory`` (``-OOM ...``)."""
+    return isinstance(exc, _client_errors("OutOfMemoryError")) or "maxmemory" in str(exc)
