@@ -104,6 +104,31 @@ def store_cache(request, settings):
         caches["default"].clear()
 
 
+def _undo_django_valkey_signal_swap() -> None:
+    """Undo what importing django-valkey does to the whole process.
+
+    ``django_valkey.base`` swaps Django's ``close_caches`` receiver of
+    ``request_finished`` for an async one at import time, so every later
+    request ends through ``async_to_sync``, which fails in a thread that runs
+    an event loop (the browser tests' Playwright keeps one in the main thread
+    for the session). It is imported here, once, and the swap undone: the
+    tests that use django-valkey's (sync) caches do not need it, and the
+    others must see Django as it is. The app itself never imports it.
+    """
+    try:
+        from django_valkey import base
+    except ImportError:
+        return
+    from django.core import signals
+    from django.core.cache import close_caches
+
+    if signals.request_finished.disconnect(base.close_async_caches):
+        signals.request_finished.connect(close_caches)
+
+
+_undo_django_valkey_signal_swap()
+
+
 @pytest.fixture(autouse=True)
 def _empty_outbox():
     django_smsverify.outbox.clear()

@@ -131,7 +131,9 @@ _numbers = iter(range(10**6))
 def send(phone: str | None = None) -> tuple[verification.SendResult, float]:
     """Send a code (to a fresh number unless ``phone`` is given, so no
     cooldown is in the way) and return the result and the time it took."""
-    phone = phone or f"+861380014{next(_numbers):04d}"
+    # Each in a block of its own: the pumping guard refuses bursts within one.
+    n = next(_numbers)
+    phone = phone or f"+86138{n % 1000:03d}{n % 100_000:05d}"
     started = time.monotonic()
     result = verification.send_code(phone, "register", ip="203.0.113.9")
     return result, time.monotonic() - started

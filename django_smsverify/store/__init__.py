@@ -55,15 +55,18 @@ def _family(backend: type) -> str | None:
     else:
         if issubclass(backend, DjangoRedisPackageCache):
             return "django-redis"
-    try:
-        from django_valkey.async_cache.cache import AsyncValkeyCache
-        from django_valkey.base import BaseValkeyCache
-    except ImportError:
+    # django-valkey is recognised by its classes' names, never imported here:
+    # importing django_valkey.base swaps Django's close_caches receiver of
+    # request_finished for an async one, which puts every request's end of
+    # every site that merely has the package installed through
+    # async_to_sync (and fails in a thread that runs an event loop).
+    names = {(cls.__module__, cls.__qualname__) for cls in backend.__mro__}
+    if ("django_valkey.base", "BaseValkeyCache") not in names:
         return None
     # The asyncio cache is left out: the store's steps are synchronous calls.
-    if issubclass(backend, BaseValkeyCache) and not issubclass(backend, AsyncValkeyCache):
-        return "django-valkey"
-    return None
+    if any(module.startswith("django_valkey.async_cache") for module, _name in names):
+        return None
+    return "django-valkey"
 
 
 def _script_client(cache: Any) -> Callable[[], Any] | None:
