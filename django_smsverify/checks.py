@@ -1,7 +1,8 @@
 """System checks. Ids: ``smsverify.E0xx``/``W0xx`` core, ``E1xx`` providers, ``E6xx``/``W601``
 routing (``tests/test_routing.py``),
 ``E2xx`` captcha, ``E3xx`` web, ``E4xx``/``W4xx`` Celery delivery, ``E5xx`` REST
-API, ``E7xx`` pumping guard and traffic counters (``tests/test_guard_checks.py``).
+API, ``E7xx`` pumping guard and traffic counters (``tests/test_guard_checks.py``),
+``E017``/``E018`` clock and replica wait (``tests/test_store_clock.py``).
 ``W010`` (a development SMS backend with ``DEBUG`` off) and ``W013``
 (requests without a client address were refused) and ``W014`` (the
 verification Redis may evict keys) and ``W015`` (a shared cache that cannot
@@ -717,6 +718,42 @@ def check_eviction_policy(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             id="smsverify.W014",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_clock_and_replicas(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """``smsverify.E017``: ``CLOCK`` is not "store" or "app"; ``E018``: a bad
+    ``REPLICA_WAIT``."""
+    errors: list[Any] = []
+    clock = _user().get("CLOCK", DEFAULTS["CLOCK"])
+    if clock not in ("store", "app"):
+        errors.append(
+            Error(
+                f"SMSVERIFY['CLOCK'] must be 'store' or 'app'; got {clock!r}.",
+                hint="'store' (the default) lets the Redis server's clock decide expiry and "
+                "cooldowns; 'app' is for tests that move time.",
+                id="smsverify.E017",
+            )
+        )
+    wait = _user().get("REPLICA_WAIT", DEFAULTS["REPLICA_WAIT"])
+    if wait is not None:
+        ok = isinstance(wait, dict) and not set(wait) - {"REPLICAS", "TIMEOUT_MS"}
+        if ok:
+            replicas = wait.get("REPLICAS", 1)
+            timeout = wait.get("TIMEOUT_MS", 100)
+            ok = all(
+                isinstance(v, int) and not isinstance(v, bool) for v in (replicas, timeout)
+            ) and (1 <= replicas <= 16 and 1 <= timeout <= 10_000)
+        if not ok:
+            errors.append(
+                Error(
+                    f"SMSVERIFY['REPLICA_WAIT'] must be None or a dict with REPLICAS "
+                    f"(1 to 16) and TIMEOUT_MS (1 to 10000); got {wait!r}.",
+                    hint='For example {"REPLICAS": 1, "TIMEOUT_MS": 100}.',
+                    id="smsverify.E018",
+                )
+            )
+    return errors
 
 
 @register(Tags.compatibility)

@@ -28,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     "CAPTCHA_CACHE": None,
     # None: hashes are keyed from SECRET_KEY; see AppSettings.HASH_KEY.
     "HASH_KEY": None,
+    # Whose clock decides expiry, cooldowns and windows; see AppSettings.CLOCK.
+    "CLOCK": "store",
+    # Wait for replicas to acknowledge each write; see AppSettings.REPLICA_WAIT.
+    "REPLICA_WAIT": None,
     "DEFAULT_REGION": "CN",
     "ALLOWED_REGIONS": None,
     # True/False is short for {"ENABLED": True/False}; see AppSettings.CAPTCHA.
@@ -338,6 +342,47 @@ class AppSettings:
 
             raise ImproperlyConfigured(f"SMSVERIFY['HASH_KEY'] {problem}.")
         return (value,) if isinstance(value, str) else tuple(value)
+
+    @property
+    def CLOCK(self) -> str:
+        """Whose clock decides when a code expires, a cooldown ends and a
+        quota's window closes: ``"store"`` (the default) or ``"app"``.
+
+        With ``"store"`` the Redis store reads the server's clock (``TIME``)
+        inside each script, so every app server agrees: one whose clock runs
+        90 seconds fast can neither resend inside a cooldown nor let a code
+        live shorter. ``"app"`` uses each app process's clock, as a test that
+        moves time (``time_machine``, ``freezegun``) against a Redis store
+        needs; the generic store (LocMem and other caches) always uses the
+        process's clock. The pumping guard's time buckets and the traffic
+        counters' hours and days are named by the app's clock either way.
+        Anything else is a system-check error (``smsverify.E017``).
+        """
+        return str(self._get("CLOCK"))
+
+    @property
+    def REPLICA_WAIT(self) -> dict[str, int] | None:
+        """Wait for Redis replicas to acknowledge each write of the store.
+        Default ``None``: replication is asynchronous, as Redis's is.
+
+        ``{"REPLICAS": 1, "TIMEOUT_MS": 100}`` sends ``WAIT 1 100`` after each
+        step that writes, in the same round trip; a step that fewer replicas
+        acknowledged in time answers 503 (``ServiceUnavailable``): a send
+        then sends nothing and a code does not pass. So a failover to a
+        replica (Sentinel promoting it) never loses a code, cooldown or count
+        that a user was told about, at the cost of the replica's round trip
+        on every step (measured in ``docs/deployment.rst``), and of 503s
+        while no replica answers. Not on Redis Cluster (its replicas ack per
+        shard; use ``min-replicas-to-write`` there). Invalid values are a
+        system-check error (``smsverify.E018``).
+        """
+        value = self._get("REPLICA_WAIT")
+        if not isinstance(value, dict):
+            return None
+        return {
+            "REPLICAS": int(value.get("REPLICAS", 1)),
+            "TIMEOUT_MS": int(value.get("TIMEOUT_MS", 100)),
+        }
 
     @property
     def DEFAULT_REGION(self) -> str:

@@ -129,6 +129,55 @@ def _undo_django_valkey_signal_swap() -> None:
 _undo_django_valkey_signal_swap()
 
 
+# SMSVERIFY["CLOCK"] = "store" (the default) lets Redis's own clock decide
+# expiry and cooldowns, which a test cannot move. While a test travels in time
+# with time_machine, or asks for ``app_clock``, the store uses the process's
+# clock instead ("app"), as the documentation tells users' own tests to do.
+_travelling = [0]
+
+
+def _count_travels() -> None:
+    import time_machine
+
+    start, stop = time_machine.travel.start, time_machine.travel.stop
+
+    def counted_start(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        _travelling[0] += 1
+        return start(self, *args, **kwargs)
+
+    def counted_stop(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return stop(self, *args, **kwargs)
+        finally:
+            _travelling[0] -= 1
+
+    time_machine.travel.start = counted_start
+    time_machine.travel.stop = counted_stop
+
+
+_count_travels()
+
+
+@pytest.fixture(autouse=True)
+def _app_clock_while_travelling(monkeypatch):
+    from django_smsverify.conf import AppSettings
+
+    declared = AppSettings.CLOCK
+
+    def clock(self):  # type: ignore[no-untyped-def]
+        return "app" if _travelling[0] else declared.fget(self)
+
+    monkeypatch.setattr(AppSettings, "CLOCK", property(clock, doc=declared.__doc__))
+
+
+@pytest.fixture
+def app_clock(monkeypatch):
+    """The store takes the process's clock (for tests that move ``time.time``)."""
+    _travelling[0] += 1
+    yield
+    _travelling[0] -= 1
+
+
 @pytest.fixture(autouse=True)
 def _empty_outbox():
     django_smsverify.outbox.clear()

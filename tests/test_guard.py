@@ -43,7 +43,7 @@ def refusals():
 
 
 @pytest.fixture
-def clock(monkeypatch):
+def clock(monkeypatch, app_clock):
     """Move the app's clock (``time.time``) forward without waiting."""
     offset = [0.0]
     real = time.time

@@ -144,7 +144,8 @@ def test_store_down_is_503_and_nobody_logs_in(settings, down):
     assert response.status_code == 503
 
 
-def test_store_counts_nothing_when_any_counter_is_full(store_cache):
+def test_store_counts_nothing_when_any_counter_is_full(store_cache, app_clock):
+    # The times below are the app's own, given to the store.
     from django_smsverify.exceptions import RateLimited
     from django_smsverify.store import get_store
     from django_smsverify.store.base import Limit
@@ -161,7 +162,7 @@ def test_store_counts_nothing_when_any_counter_is_full(store_cache):
         store.hit_many([free], window, 4_000)
 
 
-def test_store_refund_keeps_the_window(store_cache):
+def test_store_refund_keeps_the_window(store_cache, app_clock):
     from django_smsverify.exceptions import RateLimited
     from django_smsverify.store import get_store
     from django_smsverify.store.base import Limit

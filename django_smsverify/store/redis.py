@@ -41,6 +41,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django_smsverify.conf import app_settings
 from django_smsverify.exceptions import RateLimited, ServiceUnavailable
 from django_smsverify.store.base import (
     DAY_MS,
@@ -62,6 +63,12 @@ logger = logging.getLogger("django_smsverify.store")
 # has not expired yet, or 0, 0. ttl(exp) is a PX value that is never < 1.
 _LUA_HELPERS = """
 local now = tonumber(ARGV[1])
+if now < 0 then
+  -- SMSVERIFY["CLOCK"] = "store": the server's clock decides, the same for
+  -- every app server whatever its own clock says.
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local function read(key)
   local v = redis.call('GET', key)
   if not v then return 0, 0 end
@@ -343,6 +350,9 @@ class _Script:
 
     def __init__(self, source: str, *, read_only: bool = False) -> None:
         self.source = source
+        self.read_only = read_only
+        #: Whether ARGV[1] is the clock (-1: the server's own, see ``CLOCK``).
+        self.clocked = source.startswith(_LUA_HELPERS)
         self.flagged = ("#!lua flags=no-writes\n" if read_only else "#!lua\n") + source
         self.sha = _sha(source)
         self.flagged_sha = _sha(self.flagged)
@@ -370,6 +380,31 @@ class _Script:
             return result
         _remember(pool, shebang=False)
         return client.eval(self.source, len(keys), *keys, *args)
+
+    def durable(
+        self, client: Any, keys: Sequence[str], args: Sequence[Any], replicas: int, timeout_ms: int
+    ) -> tuple[Any, int]:
+        """Run the script and ``WAIT replicas timeout_ms`` in one round trip,
+        on one connection (``WAIT`` counts the writes of its own connection);
+        return the script's result and how many replicas acknowledged."""
+        pool = getattr(client, "connection_pool", client)
+        flagged = _takes_shebang(pool)
+        for attempt in ("evalsha", "eval"):
+            pipe = client.pipeline(transaction=False)
+            if attempt == "evalsha":
+                pipe.evalsha(self.flagged_sha if flagged else self.sha, len(keys), *keys, *args)
+            else:
+                pipe.eval(self.flagged if flagged else self.source, len(keys), *keys, *args)
+            pipe.execute_command("WAIT", replicas, timeout_ms)
+            result, acks = pipe.execute(raise_on_error=False)
+            if isinstance(result, _client_errors("NoScriptError")):
+                continue
+            if isinstance(result, Exception):
+                raise result
+            if isinstance(acks, Exception):
+                raise acks
+            return result, int(acks)
+        raise _client_errors("NoScriptError")[0]("the script could not be loaded")
 
 
 def _sha(source: str) -> str:
@@ -504,8 +539,17 @@ class RedisStore(VerificationStore):
     def _run(self, script: _Script, keys: Sequence[str | None], args: Sequence[Any]) -> Any:
         # Keys go through the cache's make_key so KEY_PREFIX and VERSION apply.
         full_keys = [self.cache.make_key(k) for k in keys if k is not None]
+        if script.clocked and app_settings.CLOCK == "store":
+            args = [-1, *args[1:]]
+        wait = app_settings.REPLICA_WAIT
         try:
-            return script(self._client(), full_keys, args)
+            client = self._client()
+            if wait and not script.read_only and not self._cluster:
+                result, acks = script.durable(
+                    client, full_keys, args, wait["REPLICAS"], wait["TIMEOUT_MS"]
+                )
+            else:
+                return script(client, full_keys, args)
         except Exception as exc:
             if not _is_connection_error(exc):
                 raise
@@ -517,6 +561,18 @@ class RedisStore(VerificationStore):
             else:
                 _log_unavailable(exc)
             raise ServiceUnavailable() from exc
+        if acks < wait["REPLICAS"]:
+            # The master has the write, a replica may not: were it promoted
+            # now, the step would be undone. Fail closed, as when Redis is down.
+            logger.error(
+                "verification store: %d of %d replicas acknowledged a write within %d ms: "
+                "refused, answered 503",
+                acks,
+                wait["REPLICAS"],
+                wait["TIMEOUT_MS"],
+            )
+            raise ServiceUnavailable()
+        return result
 
     def _slots_differ(self, keys: Sequence[str]) -> bool:
         """Whether ``keys`` cannot run in one script: a cluster client, and
