@@ -30,13 +30,17 @@ from django_smsverify import signals, verification
 from django_smsverify.exceptions import RateLimited, ServiceUnavailable
 from django_smsverify.models import PhoneNumber
 from django_smsverify.store import get_store
-from tests import test_captcha, test_guard, test_races, test_verification
+from tests import test_captcha, test_celery_delivery, test_guard, test_races, test_verification
 from tests.cluster_topology import LocalCluster, free_cluster_ports, node_command
 from tests.conftest import REQUIRE_REDIS
 from tests.helpers import solved_captcha
 from tests.sentinel_topology import documented_settings
 
 pytestmark = pytest.mark.heavy
+
+# test_celery_delivery's fixtures, for TestCeleryHandOff.
+for _fixture in ("broker", "fake", "worker"):
+    globals()[_fixture] = getattr(test_celery_delivery, _fixture)
 
 PHONE = "+8613800138000"
 IP = "203.0.113.9"
@@ -123,7 +127,7 @@ class TestPumpingGuard:
         signals.pumping_suspected.disconnect(receiver)
 
     @pytest.fixture
-    def clock(self, monkeypatch):  # test_guard's: moves time.time forward
+    def clock(self, monkeypatch, app_clock):  # test_guard's: moves time.time forward
         offset = [0.0]
         real = time.time
         monkeypatch.setattr(time, "time", lambda: real() + offset[0])
@@ -132,6 +136,30 @@ class TestPumpingGuard:
             offset[0] += seconds
 
         return advance
+
+
+class TestCeleryHandOff:
+    """The hand-off to a Celery worker (tests/test_celery_delivery.py) through
+    the cluster cache (django-redis, as documented); the broker is the run's
+    own standalone Redis."""
+
+    pytestmark = test_celery_delivery.pytestmark
+    locals().update(
+        _reused(
+            test_celery_delivery,
+            "test_happy_path_over_http",
+            "test_provider_failing_twice_then_succeeding",
+        )
+    )
+
+    @pytest.fixture
+    def configure(self, settings, cluster, broker, fake):
+        settings.CACHES = {"default": cache_config("django-redis", cluster.urls[:3])}
+        settings.SMS_BACKEND = "django_smsverify.backends.ronglian.SmsBackend"
+        settings.SMSVERIFY = test_celery_delivery.smsverify_settings(fake)
+        cluster.flush()
+        yield
+        cluster.flush()
 
 
 class TestCaptcha:
