@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import Any
 
 import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from django_smsverify import signals, stats
 from django_smsverify.conf import GuardSettings, app_settings
@@ -50,6 +51,16 @@ def number_parts(e164: str, digits: int) -> tuple[str, str]:
     The prefix is the country code and the first ``digits`` digits of the
     national significant number; the region is ``"ZZ"`` when unknown.
     """
+    # Most country codes belong to one region: read it off the E.164 text
+    # (every send is to a new number, so a cache would rarely hit). Shared
+    # codes (+1, +7, +44...) need the full parse to tell their regions apart.
+    for size in (1, 2, 3):
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(int(e164[1 : 1 + size] or 0))
+        if regions:
+            if len(regions) == 1 and regions[0] != "001":
+                national = e164[1 + size :]
+                return f"{e164[: 1 + size]}{national[:digits]}", regions[0]
+            break
     number = phonenumbers.parse(e164, None)
     national = phonenumbers.national_significant_number(number)
     region = phonenumbers.region_code_for_number(number) or "ZZ"
@@ -207,9 +218,9 @@ def phone_tag(e164: str) -> str:
     """The keyed hash that stands for a number in the guard's keys (as in the
     store's own keys: a plain hash of a phone number is reversed by trying
     them all)."""
-    from django_smsverify.store.base import Keys
+    from django_smsverify.store.base import _mac
 
-    return Keys.build(e164, "guard").code.split("{", 1)[1].split("}", 1)[0]
+    return _mac(f"guard\x00{e164}")[:32]
 
 
 def failure_detail(error: SmsSendError) -> str:
