@@ -26,7 +26,7 @@ from django.db import connections
 from django.test import Client
 
 import django_smsverify
-from django_smsverify import signals, verification
+from django_smsverify import verification
 from django_smsverify.exceptions import RateLimited, ServiceUnavailable
 from django_smsverify.models import PhoneNumber
 from django_smsverify.store import get_store
@@ -38,9 +38,12 @@ from tests.sentinel_topology import documented_settings
 
 pytestmark = pytest.mark.heavy
 
-# test_celery_delivery's fixtures, for TestCeleryHandOff.
+# test_celery_delivery's fixtures, for TestCeleryHandOff, and test_guard's
+# (TestStoreContract overrides ``clock`` with test_verification's).
 for _fixture in ("broker", "fake", "worker"):
     globals()[_fixture] = getattr(test_celery_delivery, _fixture)
+for _fixture in ("clock", "refusals"):
+    globals()[_fixture] = getattr(test_guard, _fixture)
 
 PHONE = "+8613800138000"
 IP = "203.0.113.9"
@@ -122,28 +125,6 @@ class TestRaces:
 class TestPumpingGuard:
     pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("store_cache")]
     locals().update(_reused(test_guard))
-
-    @pytest.fixture
-    def refusals(self):  # test_guard's
-        seen: list[dict[str, Any]] = []
-
-        def receiver(sender, **kwargs):
-            seen.append(kwargs)
-
-        signals.pumping_suspected.connect(receiver)
-        yield seen
-        signals.pumping_suspected.disconnect(receiver)
-
-    @pytest.fixture
-    def clock(self, monkeypatch, app_clock):  # test_guard's: moves time.time forward
-        offset = [0.0]
-        real = time.time
-        monkeypatch.setattr(time, "time", lambda: real() + offset[0])
-
-        def advance(seconds: float) -> None:
-            offset[0] += seconds
-
-        return advance
 
 
 class TestCeleryHandOff:

@@ -88,6 +88,29 @@ local function put(key, n, e)
 end
 """
 
+# What refuses a send, shared by the send and its read-only peek: the longest
+# wait of a cooldown (KEYS[2]), a lock-out (KEYS[3]) and the quotas (KEYS[4..],
+# with ``limits`` and ``scopes``); needs ``max_attempts``, leaves ``wait``,
+# ``scope``, ``att_n``, ``att_e`` and ``counts`` (each quota's count, expiry).
+_LUA_REFUSALS = """
+local wait, scope = 0, ''
+local function block(ms, s)
+  if ms > wait then wait, scope = ms, s end
+end
+local cd_n, cd_e = read(KEYS[2])
+if cd_e > 0 then block(cd_e - now, 'cooldown') end
+local att_n, att_e = read(KEYS[3])
+if max_attempts > 0 and att_n >= max_attempts then block(att_e - now, 'attempts') end
+local counts = {}
+for i = 4, #limits do
+  if KEYS[i] then
+    local n, e = read(KEYS[i])
+    counts[i] = {n, e}
+    if limits[i] > 0 and n >= limits[i] then block(e - now, scopes[i]) end
+  end
+end
+"""
+
 # KEYS: code, cooldown, attempts, phone_hour, phone_day[, ip_hour]
 # ARGV: now, code_hash, code_ttl, cooldown, per_hour, per_day, ip_per_hour, max_attempts
 SEND_SCRIPT = (
@@ -99,20 +122,7 @@ local limits = {0, 0, 0, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local windows = {0, 0, 0, %(hour)d, %(day)d, %(hour)d}
 local scopes = {'', '', '', 'phone_hour', 'phone_day', 'ip_hour'}
 local max_attempts = tonumber(ARGV[8])
-local wait, scope = 0, ''
-local function block(ms, s)
-  if ms > wait then wait, scope = ms, s end
-end
-local cd_n, cd_e = read(KEYS[2])
-if cd_e > 0 then block(cd_e - now, 'cooldown') end
-local att_n, att_e = read(KEYS[3])
-if max_attempts > 0 and att_n >= max_attempts then block(att_e - now, 'attempts') end
-local counts = {}
-for i = 4, #KEYS do
-  local n, e = read(KEYS[i])
-  counts[i] = {n, e}
-  if limits[i] > 0 and n >= limits[i] then block(e - now, scopes[i]) end
-end
+%(refusals)s
 if wait > 0 then return {0, scope, wait} end
 local code_exp = now + code_ttl
 redis.call('SET', KEYS[1], ARGV[2] .. ':' .. string.format('%%d', code_exp), 'PX', code_ttl)
@@ -126,7 +136,7 @@ for i = 4, #KEYS do
 end
 return {1, '', 0}
 """
-    % {"hour": HOUR_MS, "day": DAY_MS}
+    % {"hour": HOUR_MS, "day": DAY_MS, "refusals": _LUA_REFUSALS}
 )
 
 # KEYS: code, cooldown, phone_hour, phone_day[, ip_hour]
@@ -465,18 +475,9 @@ PEEK_SEND_SCRIPT = (
 local limits = {0, 0, 0, tonumber(ARGV[2]), tonumber(ARGV[3])}
 local scopes = {'', '', '', 'phone_hour', 'phone_day'}
 local max_attempts = tonumber(ARGV[4])
-local wait, scope = 0, ''
-local function block(ms, s)
-  if ms > wait then wait, scope = ms, s end
-end
-local cd_n, cd_e = read(KEYS[2])
-if cd_e > 0 then block(cd_e - now, 'cooldown') end
-local att_n, att_e = read(KEYS[3])
-if max_attempts > 0 and att_n >= max_attempts then block(att_e - now, 'attempts') end
-for i = 4, 5 do
-  local n, e = read(KEYS[i])
-  if limits[i] > 0 and n >= limits[i] then block(e - now, scopes[i]) end
-end
+"""
+    + _LUA_REFUSALS
+    + """
 local has_code = 0
 local v = redis.call('GET', KEYS[1])
 if v then
