@@ -39,9 +39,7 @@ def skew(monkeypatch):
     return set_skew
 
 
-def test_with_the_app_clock_a_fast_server_resends_inside_the_cooldown(
-    redis_store, settings, skew
-):
+def test_with_the_app_clock_a_fast_server_resends_inside_the_cooldown(redis_store, settings, skew):
     settings.SMSVERIFY = {"CLOCK": "app"}
     verification.send_code(PHONE, "register")
     skew(90)
