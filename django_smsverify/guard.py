@@ -35,11 +35,10 @@ from django_smsverify import signals, stats
 from django_smsverify.conf import GuardSettings, app_settings
 from django_smsverify.exceptions import RateLimited, SmsSendError
 from django_smsverify.store import get_store
-from django_smsverify.store.base import DAY_MS, GuardStep, Increment, now_ms
+from django_smsverify.store.base import DAY_MS, GuardStep, Increment, _mac, now_ms
 
 logger = logging.getLogger("django_smsverify.guard")
 
-_TAG = "smsverify:{ops}"
 BURST_BUCKETS = 10
 CONVERSION_BUCKETS = 12
 
@@ -80,16 +79,15 @@ class Ticket:
     counted: bool = True
 
 
-def _bucket_keys(kind: str, window_ms: int, parts: int, now: int) -> tuple[str, ...]:
+def _buckets(kind: str, window_ms: int, parts: int, now: int) -> tuple[tuple[str, ...], int, int]:
+    """The keys of the ``parts`` buckets covering ``window_ms`` up to ``now``,
+    newest first, the size of one and how long a bucket key must live."""
     size = max(1000, window_ms // parts)
     index = now // size
     # The size is in the key so that a changed window never reads buckets of
     # another size.
-    return tuple(f"{_TAG}:{kind}:{size}:{index - i}" for i in range(parts))
-
-
-def _bucket_size(window_ms: int, parts: int) -> int:
-    return max(1000, window_ms // parts)
+    keys = tuple(f"{stats.OPS_TAG}:{kind}:{size}:{index - i}" for i in range(parts))
+    return keys, size, size * (parts + 1)
 
 
 def build_step(
@@ -97,18 +95,20 @@ def build_step(
 ) -> GuardStep:
     """The :class:`~django_smsverify.store.base.GuardStep` of one send."""
     prefix, region = number_parts(e164, int(config.PREFIX_DIGITS))
-    burst_ms = int(config.PREFIX_WINDOW) * 1000
-    conv_ms = int(config.CONVERSION_WINDOW) * 1000
-    conv_size = _bucket_size(conv_ms, CONVERSION_BUCKETS)
-    burst_size = _bucket_size(burst_ms, BURST_BUCKETS)
+    burst_keys, burst_size, burst_ttl = _buckets(
+        "b", int(config.PREFIX_WINDOW) * 1000, BURST_BUCKETS, now
+    )
+    conv_keys, conv_size, conv_ttl = _buckets(
+        "c", int(config.CONVERSION_WINDOW) * 1000, CONVERSION_BUCKETS, now
+    )
     burst_limit = int(config.PREFIX_BURST or 0)
     grace = -(-int(config.CONVERSION_GRACE) * 1000 // conv_size) if config.CONVERSION_GRACE else 0
     return GuardStep(
-        block_key=f"{_TAG}:block:{prefix}",
+        block_key=f"{stats.OPS_TAG}:block:{prefix}",
         day_key=stats.day_key(now),
         hour_key=stats.hour_key(now),
-        burst_keys=_bucket_keys("b", burst_ms, BURST_BUCKETS, now) if burst_limit else (),
-        conv_keys=_bucket_keys("c", conv_ms, CONVERSION_BUCKETS, now),
+        burst_keys=burst_keys if burst_limit else (),
+        conv_keys=conv_keys,
         prefix=prefix,
         region=region,
         sent_field=stats.field_name(event, purpose, region) if count_stats else "",
@@ -128,11 +128,11 @@ def build_step(
         region_min_sends=int(config.REGION_MIN_SENDS or 0),
         region_min_permille=round(float(config.REGION_MIN_CONVERSION) * 1000),
         conv_bucket_ms=conv_size,
-        burst_ttl_ms=burst_size * (BURST_BUCKETS + 1),
-        conv_ttl_ms=conv_size * (CONVERSION_BUCKETS + 1),
+        burst_ttl_ms=burst_ttl,
+        conv_ttl_ms=conv_ttl,
         day_ttl_ms=stats.DAY_TTL_MS,
         hour_ttl_ms=stats.HOUR_TTL_MS,
-        seen_key=f"{_TAG}:n:{phone_tag(e164)}",
+        seen_key=f"{stats.OPS_TAG}:n:{phone_tag(e164)}",
         seen_ttl_ms=max(burst_size * BURST_BUCKETS, conv_size * CONVERSION_BUCKETS),
     )
 
@@ -218,8 +218,6 @@ def phone_tag(e164: str) -> str:
     """The keyed hash that stands for a number in the guard's keys (as in the
     store's own keys: a plain hash of a phone number is reversed by trying
     them all)."""
-    from django_smsverify.store.base import _mac
-
     return _mac(f"guard\x00{e164}")[:32]
 
 
@@ -252,10 +250,12 @@ def verified(e164: str, purpose: str) -> None:
         return
     now = now_ms()
     prefix, region = number_parts(e164, int(config.PREFIX_DIGITS))
-    conv_ms = int(config.CONVERSION_WINDOW) * 1000
-    bucket = _bucket_keys("c", conv_ms, CONVERSION_BUCKETS, now)[0]
+    conv_keys, _size, conv_ttl = _buckets(
+        "c", int(config.CONVERSION_WINDOW) * 1000, CONVERSION_BUCKETS, now
+    )
+    bucket = conv_keys[0]
     changes: list[Increment] = [(bucket, f"v|p|{prefix}", 1), (bucket, f"v|r|{region}", 1)]
-    expiry = {bucket: _bucket_size(conv_ms, CONVERSION_BUCKETS) * (CONVERSION_BUCKETS + 1)}
+    expiry = {bucket: conv_ttl}
     if count_stats:
         changes += stats.increments("verified", purpose, region, when=now)
         expiry.update(stats.ttls(now))

@@ -37,19 +37,19 @@ EVENTS = ("sent", "notice", "verified", "refused", "failed")
 HOUR_TTL_MS = 49 * HOUR_MS
 DAY_TTL_MS = 31 * DAY_MS
 
-# One hash tag for every counter: a step touches several of them at once, so
-# on Redis Cluster they must share a slot.
-_TAG = "smsverify:{ops}"
+#: One hash tag for every counter and every key of the pumping guard: a step
+#: touches several of them at once, so on Redis Cluster they must share a slot.
+OPS_TAG = "smsverify:{ops}"
 
 
 def day_key(when_ms: int) -> str:
     """Store key of the UTC day holding ``when_ms``."""
-    return f"{_TAG}:d:{_utc(when_ms):%Y%m%d}"
+    return f"{OPS_TAG}:d:{_utc(when_ms):%Y%m%d}"
 
 
 def hour_key(when_ms: int) -> str:
     """Store key of the UTC hour holding ``when_ms``."""
-    return f"{_TAG}:h:{_utc(when_ms):%Y%m%d%H}"
+    return f"{OPS_TAG}:h:{_utc(when_ms):%Y%m%d%H}"
 
 
 def _utc(when_ms: int) -> dt.datetime:

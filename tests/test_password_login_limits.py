@@ -27,11 +27,17 @@ API = "/api/phone/login/password/"
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("store_cache")]
 
 
-@pytest.fixture(autouse=True)
-def members(db):
+def create_members() -> None:
+    """Two users with numbers and a password (also for the suites that run
+    these tests on other topologies)."""
     for number in (PHONE, OTHER):
         user = get_user_model().objects.create_user(username=number, password=PASSWORD)
         PhoneNumber.objects.create(user=user, number=number)
+
+
+@pytest.fixture(autouse=True)
+def members(db):
+    create_members()
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.db import connections
 from django.test import Client
@@ -37,7 +36,6 @@ import django_smsverify
 from django_smsverify import verification
 from django_smsverify.captcha.challenge import answer_for
 from django_smsverify.exceptions import RateLimited
-from django_smsverify.models import PhoneNumber
 from django_smsverify.store import get_store
 from django_smsverify.store.redis import RedisStore
 from tests import (
@@ -105,11 +103,7 @@ def store_cache(request: pytest.FixtureRequest, settings: Any, sentinel: Sentine
 @pytest.fixture
 def members(db: None) -> None:
     """test_password_login_limits's users (an autouse fixture there)."""
-    for number in (test_password_login_limits.PHONE, test_password_login_limits.OTHER):
-        user = get_user_model().objects.create_user(
-            username=number, password=test_password_login_limits.PASSWORD
-        )
-        PhoneNumber.objects.create(user=user, number=number)
+    test_password_login_limits.create_members()
 
 
 adopt(globals(), test_verification, fixtures=["clock"])

@@ -22,14 +22,12 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 import valkey
-from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.test import Client
 
 import django_smsverify
 from django_smsverify import verification
 from django_smsverify.exceptions import CodeMismatch, ServiceUnavailable
-from django_smsverify.models import PhoneNumber
 from django_smsverify.store import get_store
 from django_smsverify.store import redis as redis_store
 from django_smsverify.store.redis import RedisStore
@@ -63,11 +61,7 @@ def store_cache(settings: Any, redis_db: redis.Redis) -> Iterator[str]:
 @pytest.fixture
 def members(db: None) -> None:
     """test_password_login_limits's users (an autouse fixture there)."""
-    for number in (test_password_login_limits.PHONE, test_password_login_limits.OTHER):
-        user = get_user_model().objects.create_user(
-            username=number, password=test_password_login_limits.PASSWORD
-        )
-        PhoneNumber.objects.create(user=user, number=number)
+    test_password_login_limits.create_members()
 
 
 adopt(globals(), test_verification, fixtures=["clock"])
